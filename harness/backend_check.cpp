@@ -1,0 +1,58 @@
+#include "harness/backend_check.hpp"
+
+#include <sys/stat.h>
+
+#include "allocators/registry.hpp"
+#include "harness/worker_protocol.hpp"
+
+namespace alloclab {
+
+WorkerRequest worker_request(const BackendSpec& spec, std::vector<std::string> task_args) {
+  WorkerRequest req;
+  req.argv = {worker_executable(), "--spec", spec.canonical()};
+  req.argv.insert(req.argv.end(), task_args.begin(), task_args.end());
+  req.preload = spec.preload();
+  return req;
+}
+
+std::string ProbeResult::reason() const {
+  if (doc.is_object() && doc.contains("reason")) return doc["reason"].get<std::string>();
+  return outcome.describe();
+}
+
+ProbeResult probe_backend(const BackendSpec& spec) {
+  ProbeResult r;
+  auto req = worker_request(spec, {"--task", "probe"});
+  req.timeout = std::chrono::seconds(30);
+  r.outcome = run_worker(req);
+  r.doc = nlohmann::json::parse(r.outcome.out, nullptr, /*allow_exceptions=*/false);
+  if (r.doc.is_discarded()) r.doc = nullptr;
+  return r;
+}
+
+void check_backend(const BackendSpec& spec) {
+  if (!spec.is_general()) {
+    try {
+      with_registration(spec.strategy, [&](const auto& reg) { (void)reg.make(spec.options); });
+    } catch (const std::invalid_argument& e) {
+      throw SpecError(e.what());
+    }
+  }
+  std::string lib = spec.preload();
+  if (lib.empty()) return;
+  struct stat st {};
+  if (::stat(lib.c_str(), &st) != 0) {
+    throw SpecError(spec.preload_path.empty()
+                        ? "library for " + spec.base_name + " not found at " + lib + " (run scripts/install-deps.sh)"
+                        : "preload library '" + lib + "' does not exist");
+  }
+  if (!S_ISREG(st.st_mode)) throw SpecError("preload library '" + lib + "' is not a regular file");
+  if (spec.preload_path.empty()) return;  // built-in libraries are verified by every worker
+  ProbeResult probe = probe_backend(spec);
+  if (probe.outcome.status == WorkerOutcome::Status::exited &&
+      probe.outcome.exit_code == worker_exit::kRefused) {
+    throw SpecError("'" + lib + "' is not a malloc library: " + probe.reason());
+  }
+}
+
+}  // namespace alloclab

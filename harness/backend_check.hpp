@@ -1,0 +1,33 @@
+// Checking a backend spec before any cell runs, so that bad input is a
+// one-line error (exit status 2) and not a column of failed cells.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "allocators/spec.hpp"
+#include "harness/worker_process.hpp"
+
+namespace alloclab {
+
+// The request that starts a worker for spec with the given task arguments
+// (after --spec): LD_PRELOAD set to the spec's library.
+WorkerRequest worker_request(const BackendSpec& spec, std::vector<std::string> task_args);
+
+// What a worker said about the allocator answering malloc.
+struct ProbeResult {
+  WorkerOutcome outcome;
+  nlohmann::json doc;  // the worker's JSON, or null when it printed none
+  bool ok() const { return outcome.ok(); }
+  // Why it failed, one line.
+  std::string reason() const;
+};
+
+ProbeResult probe_backend(const BackendSpec& spec);
+
+// Throws SpecError when the spec cannot run: a preload path that does not
+// exist or is not a malloc library, options the strategy does not know.
+void check_backend(const BackendSpec& spec);
+
+}  // namespace alloclab

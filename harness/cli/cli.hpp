@@ -1,0 +1,49 @@
+// Shared pieces of the alloclab command line. Each command lives in its own
+// file and registers itself with add_*_command().
+//
+// Exit statuses (documented in --help):
+//   0  success
+//   1  internal error (a bug in alloclab)
+//   2  bad input: unknown backend, malformed flag or file
+//   3  some cells failed (a worker crashed, hung, or refused to run)
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "allocators/spec.hpp"
+
+namespace alloclab::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitInternal = 1;
+inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitCellsFailed = 3;
+
+struct Context {
+  std::string allocators_file;
+  // The command chosen on the command line; returns the exit status.
+  std::function<int()> action;
+
+  // Names from --allocators (read on first use; throws AllocatorsFileError).
+  const std::vector<ExternalAllocator>& externals();
+  // Parses a comma-separated list of specs; throws SpecError.
+  std::vector<BackendSpec> parse_backends(const std::string& list);
+
+ private:
+  bool loaded_ = false;
+  std::vector<ExternalAllocator> externals_;
+};
+
+void add_list_command(CLI::App& app, Context& ctx);
+void add_smoke_command(CLI::App& app, Context& ctx);
+
+// Splits "a,b,c", dropping empty items.
+std::vector<std::string> split_list(const std::string& text);
+
+// Capabilities as "frees,scoped,threads" (or "-").
+std::string capability_names(bool frees, bool scoped, bool threads);
+
+}  // namespace alloclab::cli

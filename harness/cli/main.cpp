@@ -1,0 +1,93 @@
+// alloclab: replays HTTP-shaped allocation traces against interchangeable
+// allocators and reports latency, footprint and scaling.
+#include <iostream>
+
+#include "harness/allocators_file.hpp"
+#include "harness/cli/cli.hpp"
+
+namespace alloclab::cli {
+
+const std::vector<ExternalAllocator>& Context::externals() {
+  if (!loaded_ && !allocators_file.empty()) externals_ = read_allocators_file(allocators_file);
+  loaded_ = true;
+  return externals_;
+}
+
+std::vector<BackendSpec> Context::parse_backends(const std::string& list) {
+  std::vector<BackendSpec> out;
+  for (const auto& item : split_list(list)) out.push_back(parse_backend_spec(item, externals()));
+  if (out.empty()) throw SpecError("--backends is empty; valid: " + backend_choices(externals()));
+  return out;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    // Strategy options use commas too ("bump:a=1,b=2@glibc"): an item
+    // without '=' after a ':' item continues it only when it holds '='.
+    std::string item = text.substr(start, comma - start);
+    if (!item.empty() && !out.empty() && item.find('=') != std::string::npos &&
+        item.find(':') == std::string::npos && out.back().find(':') != std::string::npos &&
+        out.back().find('@') == std::string::npos) {
+      out.back() += "," + item;
+    } else if (!item.empty()) {
+      out.push_back(item);
+    }
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string capability_names(bool frees, bool scoped, bool threads) {
+  std::string s;
+  if (frees) s += "frees,";
+  if (scoped) s += "scoped,";
+  if (threads) s += "threads,";
+  if (s.empty()) return "-";
+  s.pop_back();
+  return s;
+}
+
+}  // namespace alloclab::cli
+
+int main(int argc, char** argv) {
+  using namespace alloclab;
+  using namespace alloclab::cli;
+  CLI::App app{"alloclab: replay HTTP-shaped allocation traces against interchangeable allocators"};
+  app.name("alloclab");
+  app.require_subcommand(1, 1);
+  app.footer(
+      "Backends: glibc, jemalloc, mimalloc, tcmalloc; STRATEGY[:k=v,...][@BASE] (bump@jemalloc);\n"
+      "preload:/path/lib.so; or a name from --allocators FILE ('name path' per line).\n\n"
+      "Exit status: 0 success, 1 internal error, 2 bad input (unknown backend,\n"
+      "malformed flag or file), 3 some cells failed (crash, hang, refused allocator).");
+  Context ctx;
+  app.add_option("--allocators", ctx.allocators_file,
+                 "File naming preload libraries, one 'name path' per line")
+      ->type_name("FILE");
+  add_list_command(app, ctx);
+  add_smoke_command(app, ctx);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "alloclab: " << e.what() << " (see alloclab --help)\n";
+    return kExitBadInput;
+  }
+  try {
+    return ctx.action ? ctx.action() : kExitOk;
+  } catch (const SpecError& e) {
+    std::cerr << "alloclab: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const AllocatorsFileError& e) {
+    std::cerr << "alloclab: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    std::cerr << "alloclab: internal error: " << e.what() << '\n';
+    return kExitInternal;
+  }
+}

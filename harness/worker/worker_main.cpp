@@ -1,0 +1,133 @@
+// alloclab-worker: runs one backend in a process of its own.
+//
+// The orchestrator starts it with the backend's general allocator preloaded:
+//   alloclab-worker --spec CANONICAL_SPEC --task probe|smoke [--rounds N]
+// It first checks that the allocator answering malloc is the one the spec
+// names and refuses (exit 4) otherwise, then runs the task and prints one
+// JSON document on stdout. Exit statuses: harness/worker_protocol.hpp.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "allocators/general/library.hpp"
+#include "allocators/registry.hpp"
+#include "allocators/spec.hpp"
+#include "harness/smoke.hpp"
+#include "harness/worker_protocol.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace alloclab;
+
+[[noreturn]] void fail(int status, const std::string& message, json doc = json::object()) {
+  doc["status"] = status == worker_exit::kRefused ? "refused" : "error";
+  doc["reason"] = message;
+  std::cout << doc.dump() << '\n';
+  std::cout.flush();
+  std::cerr << "alloclab-worker: " << message << '\n';
+  std::exit(status);
+}
+
+json to_json(const MallocIdentity& id) {
+  return {{"family", id.family},
+          {"version", id.version},
+          {"malloc_object", id.malloc_object},
+          {"owns_fresh_block", id.owns_fresh_block},
+          {"evidence", id.evidence}};
+}
+
+json to_json(const SmokeResult& r) {
+  return {{"operations", r.operations},
+          {"allocations", r.allocations},
+          {"failed", r.failed},
+          {"corrupted", r.corrupted},
+          {"misaligned", r.misaligned},
+          {"seconds", r.seconds},
+          {"ns_per_op", r.operations ? r.seconds * 1e9 / static_cast<double>(r.operations) : 0.0}};
+}
+
+json to_json(const BackendStats& s) {
+  return {{"reserved_bytes", s.reserved_bytes},
+          {"in_use_bytes", s.in_use_bytes},
+          {"failed_allocations", s.failed_allocations},
+          {"fallthrough_allocations", s.fallthrough_allocations},
+          {"rejections", s.rejections},
+          {"spills", s.spills},
+          {"wasted_bytes", s.wasted_bytes}};
+}
+
+template <Backend B>
+json run_smoke(B& backend, std::uint64_t rounds) {
+  json out;
+  SmokeResult r = smoke(backend, rounds);
+  out["smoke"] = to_json(r);
+  if constexpr (HasStats<B>) out["stats"] = to_json(backend.stats());
+  if (!r.ok()) {
+    fail(worker_exit::kBackendFailed,
+         "backend misbehaved in the smoke run: " + std::to_string(r.failed) + " failed, " +
+             std::to_string(r.corrupted) + " corrupted, " + std::to_string(r.misaligned) +
+             " misaligned blocks",
+         out);
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string spec_text, task = "probe";
+  std::uint64_t rounds = 200000;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) fail(worker_exit::kBadInput, "missing value for " + std::string(a));
+      return argv[++i];
+    };
+    if (a == "--spec") spec_text = value();
+    else if (a == "--task") task = value();
+    else if (a == "--rounds") rounds = std::strtoull(value().c_str(), nullptr, 10);
+    else fail(worker_exit::kBadInput, "unknown argument '" + std::string(a) + "'");
+  }
+  if (task != "probe" && task != "smoke") fail(worker_exit::kBadInput, "unknown task '" + task + "' (probe, smoke)");
+
+  BackendSpec spec;
+  try {
+    spec = parse_backend_spec(spec_text);
+  } catch (const SpecError& e) {
+    fail(worker_exit::kBadInput, e.what());
+  }
+
+  json doc;
+  doc["spec"] = spec.canonical();
+  doc["task"] = task;
+  MallocIdentity id = identify_process_malloc();
+  doc["identity"] = to_json(id);
+  if (auto why = identity_mismatch(id, spec.preload_path.empty() ? spec.library : std::nullopt,
+                                   spec.preload_path)) {
+    fail(worker_exit::kRefused, "refusing to run " + spec.display() + ": " + *why, doc);
+  }
+  if (task == "smoke") {
+    try {
+      json result;
+      if (spec.is_general()) {
+        MallocBackend backend;
+        result = run_smoke(backend, rounds);
+      } else {
+        with_registration(spec.strategy, [&](const auto& reg) {
+          auto backend = reg.make(spec.options);
+          result = run_smoke(*backend, rounds);
+        });
+      }
+      doc.update(result);
+    } catch (const std::invalid_argument& e) {
+      fail(worker_exit::kBadInput, e.what(), doc);
+    }
+  }
+  doc["status"] = "ok";
+  std::cout << doc.dump() << '\n';
+  return worker_exit::kOk;
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages alloclab needs, and only those that are
+# missing. Idempotent and quick (one dpkg query) when everything is present.
+# Needs root (or sudo) only when something has to be installed.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake make pkg-config
+  # declared dependencies
+  libjemalloc-dev libjemalloc2
+  libmimalloc-dev libmimalloc2.0
+  libgoogle-perftools-dev libtcmalloc-minimal4
+  libbenchmark-dev
+  nlohmann-json3-dev
+  # CLI11: a maintained argument parser with generated --help, instead of a
+  # hand-written one
+  libcli11-dev
+  # tests
+  libgtest-dev libgmock-dev googletest
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists once if they are empty or the install fails on a
+# stale list.
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
