@@ -18,6 +18,9 @@ packages=(
   libcli11-dev
   # tests
   libgtest-dev libgmock-dev googletest
+  # the real APR pools (apr-real backend), and boost::pool as a reference
+  # point for the pool strategy's microbenchmark
+  libapr1-dev libboost-dev
 )
 
 missing=()

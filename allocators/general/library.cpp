@@ -182,6 +182,33 @@ std::optional<std::string> identity_mismatch(const MallocIdentity& identity,
   return std::nullopt;
 }
 
+namespace {
+
+// mimalloc 2.0.9's mi_malloc_aligned (behind posix_memalign, aligned_alloc
+// and memalign) takes its small-object path for alignments 256-1024 when the
+// size is one or two times the alignment, and returns blocks aligned only to
+// the size class. Seen here on Debian's 2.0.9; fixed upstream after 2.0.9.
+bool mimalloc_209_misaligns(std::size_t size, std::size_t align) {
+  return align >= 256 && align <= 1024 && size >= align && size <= 2 * align;
+}
+
+constexpr KnownDefect kKnownDefects[] = {
+    {"mimalloc", "2.0.9",
+     "posix_memalign/aligned_alloc return misaligned blocks for alignment 256-1024 when size is 1-2x "
+     "the alignment",
+     "microsoft/mimalloc issue 700", mimalloc_209_misaligns},
+};
+
+}  // namespace
+
+std::vector<const KnownDefect*> known_defects(const MallocIdentity& identity) {
+  std::vector<const KnownDefect*> out;
+  for (const auto& d : kKnownDefects) {
+    if (d.family == identity.family && d.version == identity.version) out.push_back(&d);
+  }
+  return out;
+}
+
 std::string_view release_free_memory() {
   void* malloc_sym = ::dlsym(RTLD_DEFAULT, "malloc");
   Dl_info info{};

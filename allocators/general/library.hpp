@@ -10,7 +10,9 @@
 // one of its own), not just which symbol the dynamic linker found.
 #pragma once
 
+#include <cstddef>
 #include <optional>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -51,6 +53,22 @@ MallocIdentity identify_process_malloc();
 std::optional<std::string> identity_mismatch(const MallocIdentity& identity,
                                              std::optional<Library> expected,
                                              std::string_view expected_path);
+
+// A defect of a library version that the conformance suite found and that
+// upstream has acknowledged. The conformance test asserts that the defect is
+// still there (so the entry goes when the library is fixed) instead of
+// failing on it, and `alloclab list` shows it.
+struct KnownDefect {
+  std::string_view family;
+  std::string_view version;
+  std::string_view summary;
+  std::string_view source;
+  // Whether posix_memalign(align, size) may return a misaligned block.
+  bool (*misaligns)(std::size_t size, std::size_t align);
+};
+
+// The known defects of the allocator identified as `identity`.
+std::vector<const KnownDefect*> known_defects(const MallocIdentity& identity);
 
 // Asks the process's allocator to return free memory to the OS through its
 // own API (malloc_trim, jemalloc arena purge, tcmalloc ReleaseFreeMemory,
