@@ -42,7 +42,9 @@ BackendOptions BackendOptions::parse(std::string_view text) {
       throw std::invalid_argument("option '" + std::string(item) + "' is not key=value");
     }
     std::string key(item.substr(0, eq));
-    if (o.get(key)) throw std::invalid_argument("option '" + key + "' given twice");
+    for (const auto& [k, v] : o.entries_) {
+      if (k == key) throw std::invalid_argument("option '" + key + "' given twice");
+    }
     o.entries_.emplace_back(std::move(key), std::string(item.substr(eq + 1)));
   }
   return o;

@@ -20,17 +20,17 @@ std::string ProbeResult::reason() const {
   return outcome.describe();
 }
 
-ProbeResult probe_backend(const BackendSpec& spec) {
+ProbeResult probe_backend(const BackendSpec& spec, std::chrono::milliseconds timeout) {
   ProbeResult r;
   auto req = worker_request(spec, {"--task", "probe"});
-  req.timeout = std::chrono::seconds(30);
+  req.timeout = timeout;
   r.outcome = run_worker(req);
   r.doc = nlohmann::json::parse(r.outcome.out, nullptr, /*allow_exceptions=*/false);
   if (r.doc.is_discarded()) r.doc = nullptr;
   return r;
 }
 
-void check_backend(const BackendSpec& spec) {
+void check_backend(const BackendSpec& spec, std::chrono::milliseconds timeout) {
   if (!spec.is_general()) {
     try {
       with_registration(spec.strategy, [&](const auto& reg) { (void)reg.make(spec.options); });
@@ -48,7 +48,7 @@ void check_backend(const BackendSpec& spec) {
   }
   if (!S_ISREG(st.st_mode)) throw SpecError("preload library '" + lib + "' is not a regular file");
   if (spec.preload_path.empty()) return;  // built-in libraries are verified by every worker
-  ProbeResult probe = probe_backend(spec);
+  ProbeResult probe = probe_backend(spec, timeout);
   if (probe.outcome.status == WorkerOutcome::Status::exited &&
       probe.outcome.exit_code == worker_exit::kRefused) {
     throw SpecError("'" + lib + "' is not a malloc library: " + probe.reason());

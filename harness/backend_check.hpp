@@ -24,10 +24,12 @@ struct ProbeResult {
   std::string reason() const;
 };
 
-ProbeResult probe_backend(const BackendSpec& spec);
+ProbeResult probe_backend(const BackendSpec& spec,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Throws SpecError when the spec cannot run: a preload path that does not
 // exist or is not a malloc library, options the strategy does not know.
-void check_backend(const BackendSpec& spec);
+// A preload library is probed in a worker, given at most `timeout`.
+void check_backend(const BackendSpec& spec, std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 }  // namespace alloclab

@@ -71,6 +71,20 @@ int main(int argc, char** argv) {
   add_list_command(app, ctx);
   add_smoke_command(app, ctx);
 
+  // Name an unknown command outright (CLI11 would only say one is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string cmd = argv[1];
+    bool known = false;
+    std::string names;
+    for (const auto* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == cmd;
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::cerr << "alloclab: unknown command '" << cmd << "'; commands: " << names << " (see alloclab --help)\n";
+      return kExitBadInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

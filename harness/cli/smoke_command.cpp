@@ -38,7 +38,8 @@ std::vector<BackendSpec> default_backends() {
 
 int run_smoke(Context& ctx, const SmokeOptions& opt) {
   std::vector<BackendSpec> specs = opt.backends.empty() ? default_backends() : ctx.parse_backends(opt.backends);
-  for (const auto& s : specs) check_backend(s);
+  auto timeout = std::chrono::milliseconds(static_cast<long>(opt.timeout_s * 1000));
+  for (const auto& s : specs) check_backend(s, timeout);
 
   json rows = json::array();
   int failed = 0;
@@ -47,7 +48,7 @@ int run_smoke(Context& ctx, const SmokeOptions& opt) {
   }
   for (const auto& spec : specs) {
     auto req = worker_request(spec, {"--task", "smoke", "--rounds", std::to_string(opt.rounds)});
-    req.timeout = std::chrono::milliseconds(static_cast<long>(opt.timeout_s * 1000));
+    req.timeout = timeout;
     WorkerOutcome out = run_worker(req);
     json doc = json::parse(out.out, nullptr, false);
     json row = {{"backend", spec.display()}, {"spec", spec.canonical()}, {"ok", out.ok()}};

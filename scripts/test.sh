@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, build, run every test through ctest; then the
+# same tests in an ASan+UBSan build (which covers our own code: the sanitizers
+# replace malloc, so tests that need a preloaded general allocator skip there).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (Release)"
+./scripts/build.sh
+echo "== tests (Release)"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== build (ASan+UBSan)"
+./scripts/build.sh --asan
+echo "== tests (ASan+UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
