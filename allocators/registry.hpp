@@ -25,6 +25,7 @@
 #include "allocators/general/malloc_backend.hpp"
 #include "allocators/options.hpp"
 #include "allocators/strategies/bump.hpp"
+#include "allocators/strategies/nginx.hpp"
 
 namespace alloclab {
 
@@ -79,6 +80,7 @@ inline const std::tuple kRegistry{
     general<MallocBackend>("mimalloc", Library::mimalloc, "mimalloc (Debian libmimalloc2.0), preloaded"),
     general<MallocBackend>("tcmalloc", Library::tcmalloc, "gperftools tcmalloc_minimal, preloaded"),
     strategy<BumpBackend>("bump", "request-lifetime arena: pointer bump, chained 8 KiB chunks, O(1) reset"),
+    strategy<NginxBackend>("nginx", "ngx_palloc pools: 512 B connection / 4 KiB request blocks, first-fit bump, large list to malloc"),
 };
 // clang-format on
 

@@ -88,8 +88,8 @@ TEST(Options, SizesCountsAndFlags) {
   EXPECT_FALSE(o.flag("g", true));
   EXPECT_EQ(o.size("absent", 77), 77u);
   EXPECT_TRUE(o.unread().empty());
-  EXPECT_THROW(BackendOptions::parse("n=12").count("n", 0) + BackendOptions::parse("n=1k").count("n", 0),
-               std::invalid_argument);
+  EXPECT_EQ(BackendOptions::parse("n=12").count("n", 0), 12u);
+  EXPECT_THROW((void)BackendOptions::parse("n=1k").count("n", 0), std::invalid_argument);
   EXPECT_THROW(BackendOptions::parse("s=99999999999999999999").size("s", 0), std::invalid_argument);
   EXPECT_THROW(BackendOptions::parse("s=17179869184g").size("s", 0), std::invalid_argument);  // overflow
   EXPECT_THROW(BackendOptions::parse("f=maybe").flag("f", false), std::invalid_argument);
