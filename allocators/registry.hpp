@@ -24,8 +24,16 @@
 #include "allocators/general/library.hpp"
 #include "allocators/general/malloc_backend.hpp"
 #include "allocators/options.hpp"
+#include "allocators/strategies/apr.hpp"
+#include "allocators/strategies/apr_real.hpp"
+#include "allocators/strategies/bounded.hpp"
 #include "allocators/strategies/bump.hpp"
+#include "allocators/strategies/fixed_regions.hpp"
+#include "allocators/strategies/h2o.hpp"
+#include "allocators/strategies/haproxy.hpp"
 #include "allocators/strategies/nginx.hpp"
+#include "allocators/strategies/recycle.hpp"
+#include "allocators/strategies/scoped.hpp"
 
 namespace alloclab {
 
@@ -80,7 +88,15 @@ inline const std::tuple kRegistry{
     general<MallocBackend>("mimalloc", Library::mimalloc, "mimalloc (Debian libmimalloc2.0), preloaded"),
     general<MallocBackend>("tcmalloc", Library::tcmalloc, "gperftools tcmalloc_minimal, preloaded"),
     strategy<BumpBackend>("bump", "request-lifetime arena: pointer bump, chained 8 KiB chunks, O(1) reset"),
+    strategy<AprBackend>("apr", "APR pools model: page-multiple nodes (min 8 KiB), 20 free-list slots + sink, active->next miss rule"),
+    strategy<AprRealBackend>("apr-real", "the real libapr1 pools (apr_pool_create_ex, apr_palloc, apr_pool_destroy)"),
+    strategy<H2oBackend>("h2o", "h2o_mem_pool: 4 KiB chunks from a per-thread recycler, direct malloc at >= 1022 B, newest chunk only"),
+    strategy<HaproxyBackend>("haproxy", "HAProxy pools: sizes rounded to 16, per-thread LIFO caches (512 KiB), cluster eviction, -m limit"),
     strategy<NginxBackend>("nginx", "ngx_palloc pools: 512 B connection / 4 KiB request blocks, first-fit bump, large list to malloc"),
+    strategy<RequestScopeBackend>("scoped", "seeds/000 RequestScope: arena per request, 1 MiB limit, nested scopes charged to it"),
+    strategy<FixedRegionsBackend>("fixed-regions", "seeds/003 Nea: one mmap of 64 x 512 KiB regions, one per request; overflow or all-busy rejected"),
+    strategy<RecycleBackend>("recycle", "seeds/002 Deno HttpRecord pool: 4 KiB records reused, target 2x in flight, truncated beyond +8"),
+    strategy<BoundedBackend>("bounded", "seeds/004 bounded pool: 1000 entries, LRU eviction of idle ones, rejection when all live"),
 };
 // clang-format on
 

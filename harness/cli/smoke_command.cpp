@@ -44,7 +44,8 @@ int run_smoke(Context& ctx, const SmokeOptions& opt) {
   json rows = json::array();
   int failed = 0;
   if (!opt.as_json) {
-    std::printf("%-28s %-9s %-8s %-8s %10s %12s\n", "BACKEND", "MALLOC", "VERSION", "RESULT", "NS/OP", "OPS");
+    std::printf("%-28s %-9s %-8s %-8s %10s %12s %10s\n", "BACKEND", "MALLOC", "VERSION", "RESULT", "NS/OP", "OPS",
+                "REFUSED");
   }
   for (const auto& spec : specs) {
     auto req = worker_request(spec, {"--task", "smoke", "--rounds", std::to_string(opt.rounds)});
@@ -65,9 +66,10 @@ int run_smoke(Context& ctx, const SmokeOptions& opt) {
       }
       if (out.ok()) {
         const auto& sm = doc["smoke"];
-        std::printf("%-28s %-9s %-8s %-8s %10.1f %12llu\n", spec.display().c_str(), family.c_str(),
+        std::printf("%-28s %-9s %-8s %-8s %10.1f %12llu %10llu\n", spec.display().c_str(), family.c_str(),
                     version.c_str(), "ok", sm["ns_per_op"].get<double>(),
-                    static_cast<unsigned long long>(sm["operations"].get<std::uint64_t>()));
+                    static_cast<unsigned long long>(sm["operations"].get<std::uint64_t>()),
+                    static_cast<unsigned long long>(sm["failed"].get<std::uint64_t>()));
       } else {
         std::printf("%-28s %-9s %-8s %-8s %s\n", spec.display().c_str(), family.c_str(), version.c_str(),
                     "FAILED", row["failure"].get<std::string>().c_str());
@@ -80,7 +82,8 @@ int run_smoke(Context& ctx, const SmokeOptions& opt) {
     std::cout << json{{"smoke", rows}}.dump(2) << '\n';
   } else {
     std::printf("\n%zu backends, %d failed. NS/OP is batch-timed over the whole smoke loop (allocate and free\n"
-                "calls, pattern writes and checks included): a sanity figure, not a measurement.\n",
+                "calls, pattern writes and checks included): a sanity figure, not a measurement. REFUSED counts\n"
+                "nullptr returns the backend counted itself (a capacity or limit reached).\n",
                 specs.size(), failed);
   }
   return failed ? kExitCellsFailed : kExitOk;
