@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 
+#include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/general/library.hpp"
 
@@ -20,11 +21,7 @@ class MallocBackend {
       .frees_individually = true, .scoped = false, .thread_safe = true};
 
   void* allocate(std::size_t size, std::size_t align) noexcept {
-    // malloc guarantees the alignment a block of this size could need, no
-    // more (mimalloc hands out 8-aligned 8-byte blocks).
-    if (align <= required_alignment(size, 1)) return std::malloc(size);
-    void* p = nullptr;
-    return ::posix_memalign(&p, align, size) == 0 ? p : nullptr;
+    return base_allocate(size, align);
   }
 
   void deallocate(void* p, std::size_t, std::size_t) noexcept { std::free(p); }

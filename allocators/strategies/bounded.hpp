@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
 
@@ -177,20 +178,7 @@ class BoundedBackend {
   static Header* header_of(void* p) noexcept { return static_cast<Header*>(p) - 1; }
 
   void* fall_through(std::size_t size, std::size_t align) noexcept {
-    void* p = nullptr;
-    if (align <= kMinAlign) {
-      p = std::malloc(size);
-    } else if (::posix_memalign(&p, align, size) != 0) {
-      p = nullptr;
-    }
-    if (p == nullptr) {
-      ++stats_.failed_allocations;
-      return nullptr;
-    }
-    ++stats_.fallthrough_allocations;
-    stats_.in_use_bytes += size;
-    stats_.reserved_bytes += size;
-    return p;
+    return fallthrough_allocate(stats_, size, align);
   }
 
   // Frees the least recently used idle entry.

@@ -79,6 +79,7 @@
 #include <string>
 #include <vector>
 
+#include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
 
@@ -174,10 +175,7 @@ class NginxBackend {
     return p;
   }
   void deallocate(void* p, std::size_t size, std::size_t) noexcept {
-    if (p == nullptr) return;
-    std::free(p);
-    stats_.in_use_bytes -= size;
-    stats_.reserved_bytes -= size;
+    fallthrough_deallocate(stats_, p, size);
   }
 
   // --- scopes ----------------------------------------------------------------

@@ -55,6 +55,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
 
@@ -111,26 +112,10 @@ class RequestScopeBackend {
 
   // --- unscoped: the base allocator ---------------------------------------
   void* allocate(std::size_t size, std::size_t align) noexcept {
-    void* p = nullptr;
-    if (align <= kMinAlign) {
-      p = std::malloc(size);
-    } else if (::posix_memalign(&p, align, size) != 0) {
-      p = nullptr;
-    }
-    if (p == nullptr) {
-      ++stats_.failed_allocations;
-      return nullptr;
-    }
-    ++stats_.fallthrough_allocations;
-    stats_.in_use_bytes += size;
-    stats_.reserved_bytes += size;
-    return p;
+    return fallthrough_allocate(stats_, size, align);
   }
   void deallocate(void* p, std::size_t size, std::size_t) noexcept {
-    if (p == nullptr) return;
-    std::free(p);
-    stats_.in_use_bytes -= size;
-    stats_.reserved_bytes -= size;
+    fallthrough_deallocate(stats_, p, size);
   }
 
   // --- scopes ----------------------------------------------------------------
