@@ -28,6 +28,7 @@
 #include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
+#include "allocators/strategies/scope_tree.hpp"
 
 namespace alloclab {
 
@@ -94,9 +95,7 @@ class BumpBackend {
     *a = Arena{reinterpret_cast<char*>(a + 1), reinterpret_cast<char*>(c) + c->size, c, c,
                parent, nullptr, nullptr, nullptr, 0, 1, c->size != first_chunk_};
     Arena*& head = parent ? parent->child : top_;
-    a->next_sibling = head;
-    if (head) head->prev_sibling = a;
-    head = a;
+    link_scope(head, a);
     return a;
   }
 
@@ -119,9 +118,7 @@ class BumpBackend {
   void close_scope(Scope s) noexcept {
     while (s->child) close_scope(s->child);
     Arena*& head = s->parent ? s->parent->child : top_;
-    if (s->prev_sibling) s->prev_sibling->next_sibling = s->next_sibling;
-    else head = s->next_sibling;
-    if (s->next_sibling) s->next_sibling->prev_sibling = s->prev_sibling;
+    unlink_scope(head, s);
     stats_.in_use_bytes -= s->used;
     Chunk* chain = s->chunks;
     if (s->has_oversized || s->nchunks > retain_ - retained_) {

@@ -56,6 +56,7 @@
 #include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
+#include "allocators/strategies/scope_tree.hpp"
 #include "allocators/strategies/scope_blocks.hpp"
 
 namespace alloclab {
@@ -168,9 +169,7 @@ class FixedRegionsBackend {
       *n = Node{nullptr, parent, nullptr, nullptr, nullptr, nullptr, 0, false, true};
     }
     Node*& head = parent ? parent->child : top_;
-    n->next_sibling = head;
-    if (head) head->prev_sibling = n;
-    head = n;
+    link_scope(head, n);
     return n;
   }
 
@@ -200,9 +199,7 @@ class FixedRegionsBackend {
   void close_scope(Scope s) noexcept {
     while (s->child) close_scope(s->child);
     Node*& head = s->parent ? s->parent->child : top_;
-    if (s->prev_sibling) s->prev_sibling->next_sibling = s->next_sibling;
-    else head = s->next_sibling;
-    if (s->next_sibling) s->next_sibling->prev_sibling = s->prev_sibling;
+    unlink_scope(head, s);
     stats_.in_use_bytes -= s->used;
     while (s->blocks) {
       detail::ScopeBlock* b = s->blocks;

@@ -63,6 +63,7 @@
 #include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
+#include "allocators/strategies/scope_tree.hpp"
 
 namespace alloclab {
 
@@ -150,9 +151,7 @@ class H2oBackend {
     }
     *p = Pool{nullptr, nullptr, nullptr, nullptr, parent, nullptr, nullptr, nullptr, 0, 0};
     Pool*& head = parent ? parent->child : top_;
-    p->next_sibling = head;
-    if (head) head->prev_sibling = p;
-    head = p;
+    link_scope(head, p);
     return p;
   }
 
@@ -179,9 +178,7 @@ class H2oBackend {
   void close_scope(Scope s) noexcept {
     while (s->child) close_scope(s->child);
     Pool*& head = s->parent ? s->parent->child : top_;
-    if (s->prev_sibling) s->prev_sibling->next_sibling = s->next_sibling;
-    else head = s->next_sibling;
-    if (s->next_sibling) s->next_sibling->prev_sibling = s->prev_sibling;
+    unlink_scope(head, s);
     for (Direct* d = s->directs; d != nullptr;) {
       Direct* next = d->next;
       std::free(d->base);

@@ -48,6 +48,7 @@
 
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
+#include "allocators/strategies/scope_tree.hpp"
 #include "allocators/strategies/scope_blocks.hpp"
 
 namespace alloclab {
@@ -154,9 +155,7 @@ class RecycleBackend {
       *n = Node{r, parent, nullptr, nullptr, nullptr, nullptr, 0, heap};
     }
     Node*& head = parent ? parent->child : top_;
-    n->next_sibling = head;
-    if (head) head->prev_sibling = n;
-    head = n;
+    link_scope(head, n);
     return n;
   }
 
@@ -185,9 +184,7 @@ class RecycleBackend {
   void close_scope(Scope s) noexcept {
     while (s->child) close_scope(s->child);
     Node*& head = s->parent ? s->parent->child : top_;
-    if (s->prev_sibling) s->prev_sibling->next_sibling = s->next_sibling;
-    else head = s->next_sibling;
-    if (s->next_sibling) s->next_sibling->prev_sibling = s->prev_sibling;
+    unlink_scope(head, s);
     stats_.in_use_bytes -= s->used;
     while (s->blocks) free_block(s->blocks);
     if (s->record != nullptr && s == &s->record->node) {

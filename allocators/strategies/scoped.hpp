@@ -58,6 +58,7 @@
 #include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
+#include "allocators/strategies/scope_tree.hpp"
 
 namespace alloclab {
 
@@ -131,9 +132,7 @@ class RequestScopeBackend {
     *n = Node{reinterpret_cast<char*>(n + 1), reinterpret_cast<char*>(c) + c->size, c,
               parent, nullptr, nullptr, nullptr, budget, 0, 0, standard, false};
     Node*& head = parent ? parent->child : top_;
-    n->next_sibling = head;
-    if (head) head->prev_sibling = n;
-    head = n;
+    link_scope(head, n);
     return n;
   }
 
@@ -159,9 +158,7 @@ class RequestScopeBackend {
   void close_scope(Scope s) noexcept {
     while (s->child) close_scope(s->child);
     Node*& head = s->parent ? s->parent->child : top_;
-    if (s->prev_sibling) s->prev_sibling->next_sibling = s->next_sibling;
-    else head = s->next_sibling;
-    if (s->next_sibling) s->next_sibling->prev_sibling = s->prev_sibling;
+    unlink_scope(head, s);
     stats_.in_use_bytes -= s->used;
     if (s->budget != nullptr) s->budget->charged -= s->used;
     // s lives in the last chunk of the chain: nothing reads it after this.
