@@ -107,7 +107,6 @@ class BumpBackend {
     if (q <= end && size <= end - q) [[likely]] {
       s->cur = reinterpret_cast<char*>(q + size);
       s->used += size;
-      stats_.in_use_bytes += size;
       return reinterpret_cast<void*>(q);
     }
     return allocate_slow(s, size, a);
@@ -119,7 +118,6 @@ class BumpBackend {
     while (s->child) close_scope(s->child);
     Arena*& head = s->parent ? s->parent->child : top_;
     unlink_scope(head, s);
-    stats_.in_use_bytes -= s->used;
     Chunk* chain = s->chunks;
     if (s->has_oversized || s->nchunks > retain_ - retained_) {
       // Slow path: oversized chunks go back upstream; standard ones are
@@ -138,7 +136,13 @@ class BumpBackend {
     retained_ += s->nchunks;
   }
 
-  BackendStats stats() const { return stats_; }
+  // in_use_bytes: the fall-through bytes plus what every open scope has
+  // handed out (kept per scope only, so allocate updates one counter).
+  BackendStats stats() const {
+    BackendStats st = stats_;
+    add_open_scopes(top_, st.in_use_bytes);
+    return st;
+  }
 
   void release_to_os() {
     while (free_chunks_) {
@@ -204,8 +208,14 @@ class BumpBackend {
     s->cur = reinterpret_cast<char*>(q + size);
     s->end = reinterpret_cast<char*>(c) + c->size;
     s->used += size;
-    stats_.in_use_bytes += size;
     return reinterpret_cast<void*>(q);
+  }
+
+  static void add_open_scopes(const Arena* a, std::uint64_t& sum) noexcept {
+    for (; a; a = a->next_sibling) {
+      sum += a->used;
+      add_open_scopes(a->child, sum);
+    }
   }
 
   std::size_t first_chunk_;
