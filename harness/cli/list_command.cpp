@@ -67,7 +67,7 @@ int run_list(Context& ctx, bool as_json) {
     std::cout << json{{"backends", backends}}.dump(2) << '\n';
     return kExitOk;
   }
-  std::printf("%-10s %-9s %-20s %-9s %s\n", "NAME", "KIND", "CAPABILITIES", "VERSION", "DESCRIPTION");
+  std::printf("%-14s %-9s %-20s %-9s %s\n", "NAME", "KIND", "CAPABILITIES", "VERSION", "DESCRIPTION");
   for (const auto& b : backends) {
     const auto& c = b["capabilities"];
     std::string caps = capability_names(c["frees_individually"], c["scoped"], c["thread_safe"]);
@@ -76,13 +76,13 @@ int run_list(Context& ctx, bool as_json) {
       const auto& lib = b["library"];
       version = lib["available"].get<bool>() ? lib["version"].get<std::string>() : "unavailable";
     }
-    std::printf("%-10s %-9s %-20s %-9s %s\n", b["name"].get<std::string>().c_str(),
+    std::printf("%-14s %-9s %-20s %-9s %s\n", b["name"].get<std::string>().c_str(),
                 b["kind"].get<std::string>().c_str(), caps.c_str(), version.c_str(),
                 b["description"].get<std::string>().c_str());
     if (b.contains("library") && b["library"]["available"].get<bool>()) {
-      std::printf("%-41s loaded from %s\n", "", b["library"]["path"].get<std::string>().c_str());
+      std::printf("%-45s loaded from %s\n", "", b["library"]["path"].get<std::string>().c_str());
     } else if (b.contains("library")) {
-      std::printf("%-41s %s\n", "", b["library"]["reason"].get<std::string>().c_str());
+      std::printf("%-45s %s\n", "", b["library"]["reason"].get<std::string>().c_str());
     }
   }
   std::printf("\nStrategies compose over any general allocator: STRATEGY@BASE, e.g. bump@jemalloc.\n");
