@@ -254,15 +254,7 @@ class FixedRegionsBackend {
   }
 
   void* allocate_outside(Node* s, std::size_t size, std::size_t align) noexcept {
-    void* p = detail::scope_block_alloc(s->blocks, size, required_alignment(size, align));
-    if (p == nullptr) {
-      ++stats_.failed_allocations;
-      return nullptr;
-    }
-    ++stats_.fallthrough_allocations;
-    stats_.in_use_bytes += size;
-    stats_.reserved_bytes += s->blocks->raw_bytes;
-    return p;
+    return detail::scope_block_fallthrough(stats_, s->blocks, size, required_alignment(size, align));
   }
 
   std::size_t nregions_;

@@ -157,22 +157,11 @@ class NginxBackend {
 
   // --- unscoped: the base allocator ---------------------------------------
   void* allocate(std::size_t size, std::size_t align) noexcept {
-    void* p = nullptr;
     if (size > kMaxRequest || align > kMaxRequest) {
-      p = nullptr;
-    } else if (align <= kMinAlign) {
-      p = std::malloc(size == 0 ? 1 : size);
-    } else if (::posix_memalign(&p, align, size == 0 ? 1 : size) != 0) {
-      p = nullptr;
-    }
-    if (p == nullptr) {
       ++stats_.failed_allocations;
       return nullptr;
     }
-    ++stats_.fallthrough_allocations;
-    stats_.in_use_bytes += size;
-    stats_.reserved_bytes += size;
-    return p;
+    return fallthrough_allocate(stats_, size, align);
   }
   void deallocate(void* p, std::size_t size, std::size_t) noexcept {
     fallthrough_deallocate(stats_, p, size);

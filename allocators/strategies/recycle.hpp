@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <cstdlib>
 
+#include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 #include "allocators/options.hpp"
 #include "allocators/strategies/scope_tree.hpp"
@@ -102,28 +103,12 @@ class RecycleBackend {
 
   // --- unscoped: the base allocator ---------------------------------------
   void* allocate(std::size_t size, std::size_t align) noexcept {
-    void* p = nullptr;
-    if (align <= kMinAlign) {
-      p = std::malloc(size);
-    } else if (::posix_memalign(&p, align, size) != 0) {
-      p = nullptr;
-    }
     ++upstream_allocs_;
-    if (p == nullptr) {
-      ++stats_.failed_allocations;
-      return nullptr;
-    }
-    ++stats_.fallthrough_allocations;
-    stats_.in_use_bytes += size;
-    stats_.reserved_bytes += size;
-    return p;
+    return fallthrough_allocate(stats_, size, align);
   }
   void deallocate(void* p, std::size_t size, std::size_t) noexcept {
-    if (p == nullptr) return;
-    std::free(p);
-    ++upstream_frees_;
-    stats_.in_use_bytes -= size;
-    stats_.reserved_bytes -= size;
+    if (p != nullptr) ++upstream_frees_;
+    fallthrough_deallocate(stats_, p, size);
   }
 
   // --- scopes ----------------------------------------------------------------
@@ -271,16 +256,8 @@ class RecycleBackend {
   }
 
   void* overflow(Node* s, std::size_t size, std::size_t align) noexcept {
-    void* p = detail::scope_block_alloc(s->blocks, size, align);
     ++upstream_allocs_;
-    if (p == nullptr) {
-      ++stats_.failed_allocations;
-      return nullptr;
-    }
-    ++stats_.fallthrough_allocations;
-    stats_.in_use_bytes += size;
-    stats_.reserved_bytes += s->blocks->raw_bytes;
-    return p;
+    return detail::scope_block_fallthrough(stats_, s->blocks, size, align);
   }
 
   void free_block(detail::ScopeBlock* b) noexcept {

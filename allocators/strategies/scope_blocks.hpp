@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <limits>
 
+#include "allocators/base_allocator.hpp"
 #include "allocators/contract.hpp"
 
 namespace alloclab::detail {
@@ -36,18 +37,28 @@ inline void* scope_block_alloc(ScopeBlock*& head, std::size_t size, std::size_t 
   std::size_t off = align_up(sizeof(ScopeBlock), a);
   if (size > std::numeric_limits<std::size_t>::max() / 2 - off) return nullptr;
   std::size_t bytes = off + size;
-  void* raw = nullptr;
-  if (a <= kMinAlign) {
-    raw = std::malloc(bytes);
-  } else if (::posix_memalign(&raw, a, bytes) != 0) {
-    raw = nullptr;
-  }
+  void* raw = base_allocate(bytes, a);
   if (raw == nullptr) return nullptr;
   char* p = static_cast<char*>(raw) + off;
   auto* b = reinterpret_cast<ScopeBlock*>(p) - 1;
   *b = ScopeBlock{head, &head, raw, bytes, size};
   if (head) head->pprev = &b->next;
   head = b;
+  return p;
+}
+
+// scope_block_alloc for an allocation the strategy does not serve itself:
+// counted in stats as a fall-through, its upstream bytes as reserved.
+inline void* scope_block_fallthrough(BackendStats& stats, ScopeBlock*& head, std::size_t size,
+                                     std::size_t align) noexcept {
+  void* p = scope_block_alloc(head, size, align);
+  if (p == nullptr) {
+    ++stats.failed_allocations;
+    return nullptr;
+  }
+  ++stats.fallthrough_allocations;
+  stats.in_use_bytes += size;
+  stats.reserved_bytes += head->raw_bytes;
   return p;
 }
 
