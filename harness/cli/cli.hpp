@@ -39,6 +39,11 @@ struct Context {
 
 void add_list_command(CLI::App& app, Context& ctx);
 void add_smoke_command(CLI::App& app, Context& ctx);
+// `alloclab trace ...`: info, gen, text, binary (trace_command.cpp), which
+// adds capture and scopes (capture_command.cpp) to its group.
+void add_trace_command(CLI::App& app, Context& ctx);
+void add_trace_capture_command(CLI::App& trace, Context& ctx);
+void add_trace_scopes_command(CLI::App& trace, Context& ctx);
 
 // Splits "a,b,c", dropping empty items.
 std::vector<std::string> split_list(const std::string& text);

@@ -1,0 +1,1 @@
+#include "workloads/trace_info.hpp"
