@@ -27,7 +27,7 @@ bool write_all(int fd, const void* data, std::size_t n) {
 void write_atomically(const std::string& path, const std::function<bool(int fd)>& write) {
   std::string tmp = path + ".tmp.XXXXXX";
   int fd = ::mkstemp(tmp.data());
-  if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw WriteError("cannot create " + path + ": " + std::strerror(errno));
   bool ok = write(fd);
   int err = errno;
   if (ok && ::fsync(fd) != 0) ok = false, err = errno;
@@ -36,7 +36,7 @@ void write_atomically(const std::string& path, const std::function<bool(int fd)>
   if (ok && ::rename(tmp.c_str(), path.c_str()) != 0) ok = false, err = errno;
   if (!ok) {
     ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot write " + path + ": " + std::strerror(err));
+    throw WriteError("cannot write " + path + ": " + std::strerror(err));
   }
 }
 

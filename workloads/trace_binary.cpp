@@ -125,11 +125,11 @@ Trace decode(std::span<const std::byte> b) {
 
 Trace read_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw TraceError("", "cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw TraceError("", std::string("cannot open: ") + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    throw TraceError("", path + " is not a regular file");
+    throw TraceError("", "not a regular file");
   }
   std::vector<std::byte> bytes(static_cast<std::size_t>(st.st_size));
   std::size_t got = 0;

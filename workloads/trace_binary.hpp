@@ -44,7 +44,7 @@ Trace read_file(const std::string& path);
 // Encodes without checking.
 std::vector<std::byte> encode(const Trace& t);
 // Writes atomically: a temporary file beside `path`, then rename. Throws
-// std::runtime_error on an I/O failure; nothing is left behind.
+// WriteError on an I/O failure; nothing is left behind.
 void write_file(const Trace& t, const std::string& path);
 
 // Checks t (trace_check.hpp) and reports a fault as a TraceError at the

@@ -4,6 +4,8 @@
 
 #include "harness/allocators_file.hpp"
 #include "harness/cli/cli.hpp"
+#include "workloads/atomic_file.hpp"
+#include "workloads/trace_error.hpp"
 
 namespace alloclab::cli {
 
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   add_list_command(app, ctx);
   add_smoke_command(app, ctx);
+  add_trace_command(app, ctx);
 
   // Name an unknown command outright (CLI11 would only say one is required).
   if (argc > 1 && argv[1][0] != '-') {
@@ -95,6 +98,12 @@ int main(int argc, char** argv) {
   try {
     return ctx.action ? ctx.action() : kExitOk;
   } catch (const SpecError& e) {
+    std::cerr << "alloclab: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const trace::TraceError& e) {
+    std::cerr << "alloclab: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const WriteError& e) {
     std::cerr << "alloclab: " << e.what() << '\n';
     return kExitBadInput;
   } catch (const AllocatorsFileError& e) {
