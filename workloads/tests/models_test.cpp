@@ -1,0 +1,288 @@
+// The workload models: deterministic, valid for every thread count, and
+// shaped as workloads/MODELS.md documents (the figures asserted here are
+// the ones listed there).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "workloads/models/http_shapes.hpp"
+#include "workloads/models/model.hpp"
+#include "workloads/trace_binary.hpp"
+#include "workloads/trace_check.hpp"
+#include "workloads/trace_info.hpp"
+
+using namespace alloclab::trace;
+
+namespace {
+
+const std::vector<std::string> kNames = {"http1-static", "http-api", "http-upload", "proxy", "long-running"};
+
+Trace make(const std::string& name, std::uint32_t requests, std::uint32_t connections, std::uint32_t threads,
+           std::uint64_t seed = 1) {
+  const Model* m = find_model(name);
+  if (m == nullptr) throw std::runtime_error("no model " + name);
+  ModelParams p;
+  p.seed = seed;
+  p.requests = requests;
+  p.connections = connections;
+  p.threads = threads;
+  return generate(*m, p);
+}
+
+std::uint64_t stream_ops(const Trace& t, std::uint32_t th) { return t.threads[th].size(); }
+
+}  // namespace
+
+TEST(Models, RegistryListsTheFive) {
+  std::vector<std::string> names;
+  for (const auto& m : models()) names.emplace_back(m.name);
+  EXPECT_EQ(names, kNames);
+  EXPECT_EQ(model_names(), "http1-static, http-api, http-upload, proxy, long-running");
+  EXPECT_EQ(find_model("nope"), nullptr);
+  for (const auto& m : models()) {
+    EXPECT_FALSE(m.description.empty()) << m.name;
+    EXPECT_GT(m.default_requests, 0u) << m.name;
+    EXPECT_GT(m.default_connections, 0u) << m.name;
+    EXPECT_EQ(m.min_threads, 1u) << m.name;
+  }
+}
+
+class EachModel : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(EachModel, SameArgumentsGiveTheSameBytes) {
+  auto a = encode(make(GetParam(), 300, 16, 2, 7));
+  auto b = encode(make(GetParam(), 300, 16, 2, 7));
+  EXPECT_EQ(a, b);
+  auto c = encode(make(GetParam(), 300, 16, 2, 8));
+  EXPECT_NE(a, c);
+}
+
+TEST_P(EachModel, PassesTheCheckerOnOneAndTwoThreads) {
+  for (std::uint32_t threads : {1u, 2u}) {
+    Trace t = make(GetParam(), 300, 16, threads);
+    ASSERT_EQ(t.threads.size(), threads);
+    for (std::uint32_t th = 0; th < threads; ++th) EXPECT_GT(stream_ops(t, th), 0u) << "thread " << th;
+    Trace back;
+    ASSERT_NO_THROW(back = decode(encode(t))) << GetParam() << " threads " << threads;
+    EXPECT_EQ(back, t);
+  }
+}
+
+TEST_P(EachModel, ServesExactlyTheRequestsOverKeepAliveConnections) {
+  const std::uint32_t requests = 1000;
+  Trace t = make(GetParam(), requests, 16, 2);
+  TraceInfo i = analyze(t);
+  EXPECT_EQ(i.scopes_by_kind[1], requests);
+  // Requests per connection: geometric with mean 4 (http-workload-facts.md).
+  double per_connection = static_cast<double>(requests) / i.scopes_by_kind[0];
+  EXPECT_GT(per_connection, 3.4);
+  EXPECT_LT(per_connection, 4.6);
+  EXPECT_EQ(i.end_live_blocks, 0u);  // every pool destroyed, every buffer freed
+}
+
+TEST_P(EachModel, MetadataNamesTheModelAndItsArguments) {
+  const Model* m = find_model(GetParam());
+  ASSERT_NE(m, nullptr);
+  ModelParams p;
+  p.seed = 42;
+  p.requests = 100;
+  p.threads = 2;
+  Trace t = generate(*m, p);
+  auto j = nlohmann::json::parse(t.metadata);
+  EXPECT_EQ(t.metadata.find('\n'), std::string::npos);
+  EXPECT_EQ(j["model"], GetParam());
+  EXPECT_EQ(j["seed"], 42);
+  EXPECT_EQ(j["requests"], 100);
+  EXPECT_EQ(j["connections"], m->default_connections);  // 0 means the default
+  EXPECT_EQ(j["threads"], 2);
+  ASSERT_TRUE(j["parameters"].is_object());
+  EXPECT_EQ(j["parameters"]["requests_per_connection_mean"], 4);
+}
+
+TEST_P(EachModel, RejectsZeroThreads) {
+  const Model* m = find_model(GetParam());
+  ModelParams p;
+  p.threads = 0;
+  EXPECT_THROW(generate(*m, p), std::invalid_argument);
+  p.threads = kMaxThreads + 1;
+  EXPECT_THROW(generate(*m, p), std::invalid_argument);
+}
+
+// The defaults keep a trace quick to replay (200k to 1M ops), and
+// generation runs at millions of ops per second (printed, not asserted).
+TEST_P(EachModel, DefaultTraceSizeAndGenerationRate) {
+  const Model* m = find_model(GetParam());
+  auto start = std::chrono::steady_clock::now();
+  Trace t = generate(*m, ModelParams{});
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GE(t.op_count(), 200'000u);
+  EXPECT_LE(t.op_count(), 1'000'000u);
+  std::printf("%-13s default %8llu ops in %.3f s: %.1f M ops/s\n", std::string(m->name).c_str(),
+              static_cast<unsigned long long>(t.op_count()), s, t.op_count() / s / 1e6);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, EachModel, ::testing::ValuesIn(kNames),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+TEST(Models, SplitModelsNeedAConnectionPerThread) {
+  for (const char* name : {"http1-static", "http-api", "http-upload", "long-running"})
+    EXPECT_THROW(make(name, 10, 2, 3), std::invalid_argument) << name;
+  EXPECT_NO_THROW(make("proxy", 10, 2, 3));  // one I/O thread holds every connection
+}
+
+TEST(Models, UnreasonableCountsAreRejected) {
+  EXPECT_THROW(make("http1-static", 20'000'000, 4, 1), std::invalid_argument);
+  EXPECT_THROW(make("http1-static", 10, 2'000'000, 1), std::invalid_argument);
+}
+
+// Request heads: the figures of http-workload-facts.md they are drawn from.
+TEST(HeadShapes, RequestHeadsMatchThePublishedFigures) {
+  Rng rng(3);
+  http::HeadShapes shapes;
+  http::Head h;
+  const int n = 20000;
+  double fields = 0, values = 0, target = 0;
+  int large = 0;
+  for (int i = 0; i < n; ++i) {
+    shapes.request(rng, 3, h);
+    fields += h.fields.size();
+    values += h.value_bytes;
+    target += h.target;
+    large += h.bytes > 1024;
+  }
+  EXPECT_NEAR(fields / n, 7.65, 0.3);     // ~7 real fields
+  EXPECT_NEAR(values / n, 430, 40);       // ~430 B of values
+  EXPECT_NEAR(target / n, 77, 4);         // URL mean 77
+  EXPECT_NEAR(large / double(n), 0.13, 0.03);  // heads past client_header_buffer_size
+}
+
+TEST(HeadShapes, ResponseHeadsHaveElevenFields) {
+  Rng rng(4);
+  http::HeadShapes shapes;
+  http::Head h;
+  shapes.response(rng, http::kResponseFields, h);
+  EXPECT_EQ(h.fields.size(), 11u);
+  std::uint32_t bytes = 17 + 2;  // status line, blank line
+  for (const auto& f : h.fields) bytes += f.name + f.value + 4;
+  EXPECT_EQ(h.bytes, bytes);
+}
+
+TEST(Http1Static, RequestsAllocateWhatNginxDoes) {
+  Trace t = make("http1-static", 2000, 32, 1);
+  TraceInfo i = analyze(t);
+  EXPECT_EQ(i.unscoped_allocs, 0u);  // nginx takes everything from its pools
+  EXPECT_EQ(i.scopes_by_kind[2], 0u);
+  // 20 fixed allocations, a lowercase key per field (mean 7.65), the second
+  // output buffer for a fifth of bodies, a decoded URI for a tenth.
+  EXPECT_GT(i.request_allocs.mean, 27.5);
+  EXPECT_LT(i.request_allocs.mean, 29.5);
+  // Header buffers: 1 KiB per request, 8 KiB for the heads that need it,
+  // freed individually when the connection goes idle.
+  EXPECT_GE(i.count(OpKind::free), 2000u);
+  EXPECT_GT(i.size_histogram.at(11), 2000u);  // [1024, 2048): header buffers, lists
+}
+
+TEST(HttpApi, JsonBodiesBecomeManySmallNodes) {
+  const std::uint32_t requests = 400;
+  Trace t = make("http-api", requests, 16, 1);
+  TraceInfo i = analyze(t);
+  EXPECT_EQ(i.scopes_by_kind[2], 2 * requests);  // a parse pool and a response pool per request
+  EXPECT_EQ(i.unscoped_allocs, requests);        // the printed text
+  EXPECT_GE(i.count(OpKind::realloc), requests);  // grown then shrunk to fit
+  EXPECT_LE(i.alloc_size.p50, 64u);              // nodes and short strings
+  EXPECT_GT(i.request_allocs.p50, 100u);
+  EXPECT_GT(i.request_allocs.p99, 10 * i.request_allocs.p50);  // heavy-tailed bodies
+}
+
+TEST(HttpUpload, ChunksOf16KiBWithBoundedBuffering) {
+  const std::uint32_t connections = 16;
+  Trace t = make("http-upload", 200, connections, 2);
+  TraceInfo i = analyze(t);
+  std::uint64_t chunks = i.size_histogram.at(15);  // [16384, 32768)
+  EXPECT_GT(chunks, i.alloc_size.count / 2);
+  EXPECT_EQ(i.alloc_size.p50, 16384u);
+  EXPECT_EQ(i.alloc_size.max, 16384u);
+  EXPECT_GE(i.unscoped_allocs, chunks);
+  // At most four chunks wait per connection, beside its pools (~20 KiB).
+  EXPECT_LE(i.peak_live_bytes, connections * (4 * 16384 + 32768u));
+}
+
+TEST(Proxy, WorkersFreeWhatTheIoThreadAllocates) {
+  Trace one = make("proxy", 1000, 32, 1);
+  TraceInfo i1 = analyze(one);
+  EXPECT_EQ(i1.cross_thread_frees, 0u);
+  EXPECT_EQ(i1.edges, 0u);
+  EXPECT_GT(i1.unscoped_allocs, 1000u);  // a request buffer and response buffers per request
+
+  for (std::uint32_t threads : {2u, 4u}) {
+    Trace t = make("proxy", 1000, 32, threads);
+    Trace back;
+    ASSERT_NO_THROW(back = decode(encode(t))) << threads;
+    TraceInfo i = analyze(t);
+    EXPECT_GT(i.cross_thread_frees, 0u);
+    EXPECT_EQ(i.cross_thread_frees, i.unscoped_allocs);  // every buffer crosses
+    EXPECT_GT(i.edges, 0u);
+    EXPECT_EQ(i.scopes_by_kind[1], 1000u);
+    for (std::uint32_t th = 1; th < threads; ++th) EXPECT_GT(stream_ops(t, th), 0u) << "worker " << th;
+  }
+}
+
+namespace {
+
+// Mean live bytes over each twentieth of the walk.
+struct LiveSampler : NoObserver {
+  const Walker* walker = nullptr;
+  std::uint64_t every = 1, n = 0;
+  long double sum = 0;
+  std::vector<double> means;
+  void tick() {
+    sum += walker->live_bytes();
+    if (++n % every == 0) {
+      means.push_back(static_cast<double>(sum / every));
+      sum = 0;
+    }
+  }
+  void on_alloc(std::uint32_t, const Op&, const SlotState&, std::uint64_t) { tick(); }
+  void on_free(std::uint32_t, const Op&, const SlotState&, std::uint64_t) { tick(); }
+  void on_realloc(std::uint32_t, const Op&, std::uint32_t, const SlotState&) { tick(); }
+  void on_open(std::uint32_t, const Op&, const ScopeState&) { tick(); }
+  void on_close(std::uint32_t, const Op&, const ScopeState&) { tick(); }
+  void on_other(std::uint32_t, const Op&) { tick(); }
+};
+
+}  // namespace
+
+TEST(LongRunning, CacheEntriesAreUnscopedAndLiveBytesRiseAndFall) {
+  for (std::uint64_t seed : {1, 2, 3}) {
+    Trace t = make("long-running", 2000, 32, 2, seed);
+    TraceInfo i = analyze(t);
+    EXPECT_GT(i.unscoped_allocs, 0u);
+    EXPECT_EQ(i.unscoped_allocs % 3, 0u);  // node, key, value per entry
+    EXPECT_EQ(i.end_live_bytes, 0u);       // the cache is emptied at shutdown
+
+    Walker w(t);
+    LiveSampler s;
+    s.walker = &w;
+    s.every = t.op_count() / 20;
+    w.run(s);
+    ASSERT_GE(s.means.size(), 20u);
+    auto max_of = [&](int a, int b) { return *std::max_element(s.means.begin() + a, s.means.begin() + b); };
+    auto min_of = [&](int a, int b) { return *std::min_element(s.means.begin() + a, s.means.begin() + b); };
+    // Two days starting at midnight: peaks in the first and last thirds,
+    // the night between them in the middle fifth.
+    double night = min_of(8, 12);
+    EXPECT_GT(max_of(2, 8), 2 * night) << "seed " << seed;
+    EXPECT_GT(max_of(12, 18), 2 * night) << "seed " << seed;
+  }
+}
