@@ -1,0 +1,375 @@
+// The replay loop, instantiated per backend type: no virtual call per op.
+//
+// Each trace thread runs on its own std::thread; all start together. A
+// thread executes its steps in order; a wait spins (then yields) until its
+// edge is signalled, so a free never overtakes its allocation.
+//
+// Timing. Consecutive steps of one class (alloc, free, realloc, scope open,
+// scope close) charged to one request run as a batch between two timer
+// reads; the pair's measured overhead is subtracted once per batch. That
+// gives the means. A sampled step (1 in N) runs alone between two reads,
+// overhead subtracted, into a log-linear histogram: that gives the tails.
+// Waits, signals, think time and touching memory are never timed.
+//
+// Touch. After a batch, the blocks it allocated are written as a server
+// would write them (--touch): `all` (default) writes every byte, as a
+// server fills the buffers it asks for, so RSS reflects the footprint;
+// `first` writes the first 64 bytes (an object's header); `none` nothing.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <mutex>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "allocators/contract.hpp"
+#include "harness/replay/clock.hpp"
+#include "harness/replay/histogram.hpp"
+#include "harness/replay/memory.hpp"
+#include "harness/replay/replay_plan.hpp"
+
+namespace alloclab::replay {
+
+enum class Touch { none, first, all };
+
+struct ReplayOptions {
+  Touch touch = Touch::all;
+  std::uint64_t rss_samples = 200;  // points on the RSS timeline
+};
+
+struct TimelinePoint {
+  std::uint64_t ops;         // ops done over all threads (approximate across threads)
+  std::uint64_t live_bytes;  // the trace's live bytes at that point
+  std::uint64_t rss_bytes;
+  double seconds;
+};
+
+struct ThreadResult {
+  // Batch time per class, the timer overhead subtracted once per batch (so
+  // one batch may count below zero; the sum is unbiased).
+  std::int64_t signed_ticks[kTimedClasses] = {};
+  std::uint64_t ops[kTimedClasses] = {};
+  Histogram latency[kTimedClasses];          // sampled, in ns
+  std::uint64_t failed = 0;                   // allocations that returned nullptr
+  std::uint64_t wall_ticks = 0;               // from the start signal to the last step
+  std::uint64_t wait_ticks = 0;               // spent blocked on edges
+};
+
+struct ReplayResult {
+  std::vector<ThreadResult> threads;
+  std::vector<std::uint64_t> request_ticks;  // allocator time per request
+  std::vector<TimelinePoint> timeline;
+  double wall_seconds = 0;
+  std::uint64_t peak_live_bytes = 0;  // seen at the timeline points
+};
+
+namespace detail {
+
+struct alignas(64) Padded {
+  std::atomic<std::uint64_t> ops{0};
+  std::atomic<std::int64_t> live{0};
+};
+
+struct Slot {
+  void* p = nullptr;
+  std::uint32_t size = 0;
+  std::uint8_t align_log2 = 0;
+  std::uint16_t owner = 0;  // the thread whose backend instance allocated it
+  std::size_t align() const { return std::size_t{1} << align_log2; }
+};
+
+inline bool names_slot(trace::OpKind k) {
+  return k == trace::OpKind::alloc || k == trace::OpKind::free || k == trace::OpKind::release ||
+         k == trace::OpKind::realloc;
+}
+
+inline void touch(void* p, std::size_t n, Touch mode) noexcept {
+  if (!p || n == 0 || mode == Touch::none) return;
+  if (mode == Touch::first && n > 64) n = 64;
+  std::memset(p, 0xA5, n);
+}
+
+// Realloc where the backend has none: allocate, copy, free (what realloc
+// does when it cannot grow in place).
+template <class B>
+struct ScopeHandle {
+  using type = char;
+};
+template <ScopedBackend B>
+struct ScopeHandle<B> {
+  using type = typename B::Scope;
+};
+
+template <class B>
+concept Reallocates = requires(B& b, void* p, std::size_t n) {
+  { b.reallocate(p, n, n, n) } noexcept -> std::same_as<void*>;
+};
+
+}  // namespace detail
+
+template <Backend B>
+class Replayer {
+ public:
+  // backends: one shared instance (thread-safe backends) or one per thread.
+  Replayer(const Plan& plan, std::vector<B*> backends, const ClockCalibration& clock, ReplayOptions opt)
+      : plan_(plan), backends_(std::move(backends)), clock_(clock), opt_(opt),
+        slots_(plan.slot_count), edges_(plan.edge_count), progress_(plan.threads.size()) {
+    if constexpr (ScopedBackend<B>) scopes_.resize(plan.scope_count);
+    request_ticks_.assign(plan.request_count + 1, 0);
+    for (auto& e : edges_) e.store(0, std::memory_order_relaxed);
+    sample_every_ = opt.rss_samples ? std::max<std::uint64_t>(1, plan.ops / opt.rss_samples) : UINT64_MAX;
+    next_sample_.store(sample_every_);
+  }
+
+  ReplayResult run() {
+    ReplayResult r;
+    r.threads.resize(plan_.threads.size());
+    std::atomic<bool> go{false};
+    std::vector<std::thread> pool;
+    start_ = ticks();
+    for (std::uint32_t th = 0; th < plan_.threads.size(); ++th)
+      pool.emplace_back([&, th] {
+        while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+        run_thread(th, r.threads[th]);
+      });
+    start_ = ticks();
+    go.store(true, std::memory_order_release);
+    for (auto& t : pool) t.join();
+    r.wall_seconds = static_cast<double>(ticks() - start_) * clock_.ns_per_tick / 1e9;
+    r.request_ticks.assign(request_ticks_.begin() + 1, request_ticks_.end());
+    sample(r.wall_seconds);
+    r.timeline = std::move(timeline_);
+    for (const auto& p : r.timeline) r.peak_live_bytes = std::max(r.peak_live_bytes, p.live_bytes);
+    return r;
+  }
+
+  // Frees every block still live (a trace may leave some), so the backend
+  // can be destroyed cleanly. Not timed.
+  void drain() {
+    for (auto& s : slots_)
+      if (s.p) backend(s.owner).deallocate(s.p, s.size, s.align()), s.p = nullptr;
+  }
+
+ private:
+  B& backend(std::uint32_t th) { return *backends_[backends_.size() == 1 ? 0 : th]; }
+
+  void* allocate(B& b, const Step& s) noexcept {
+    std::size_t align = s.align_log2 ? std::size_t{1} << s.align_log2 : 1;
+    if constexpr (ScopedBackend<B>) {
+      if (s.scope) return b.allocate(scopes_[s.scope - 1], s.b, align);
+    }
+    return b.allocate(s.b, align);
+  }
+  void deallocate(B& b, const Step& s, detail::Slot& slot) noexcept {
+    if constexpr (ScopedBackend<B>) {
+      if (s.scope) {
+        b.deallocate(scopes_[s.scope - 1], slot.p, slot.size, slot.align());
+        return;
+      }
+    }
+    b.deallocate(slot.p, slot.size, slot.align());
+  }
+
+  // One step; returns false when the allocation failed.
+  bool exec(B& b, const Step& s, std::uint32_t th) noexcept {
+    using trace::OpKind;
+    detail::Slot& slot = slots_[s.a];
+    switch (s.kind) {
+      case OpKind::alloc:
+        slot.owner = static_cast<std::uint16_t>(th);
+        slot.p = allocate(b, s);
+        slot.size = s.b;
+        slot.align_log2 = s.align_log2;
+        return slot.p != nullptr;
+      case OpKind::free:
+        if (slot.p) deallocate(b, s, slot);
+        slot.p = nullptr;
+        return true;
+      case OpKind::release:
+        // A region's close frees the block; a general allocator frees it now.
+        if constexpr (!ScopedBackend<B>) {
+          if (slot.p) deallocate(b, s, slot);
+        }
+        slot.p = nullptr;
+        return true;
+      case OpKind::realloc: {
+        void* q = nullptr;
+        if constexpr (detail::Reallocates<B>) {
+          if (!s.scope) q = b.reallocate(slot.p, slot.size, s.b, slot.align());
+          if (!s.scope) {
+            if (q || s.b == 0) slot.p = q, slot.size = s.b;
+            return q != nullptr;
+          }
+        }
+        Step as_alloc = s;
+        as_alloc.align_log2 = slot.align_log2;
+        q = allocate(b, as_alloc);
+        if (q && slot.p) std::memcpy(q, slot.p, std::min<std::uint32_t>(slot.size, s.b));
+        if (q && slot.p) deallocate(b, s, slot);
+        if (q) slot.p = q, slot.size = s.b;
+        return q != nullptr;
+      }
+      case OpKind::open:
+        if constexpr (ScopedBackend<B>) {
+          scopes_[s.a] = b.open_scope(static_cast<ScopeKind>(plan_.scope_kinds[s.a]),
+                                      s.scope ? scopes_[s.scope - 1] : typename B::Scope{});
+        }
+        return true;
+      case OpKind::close:
+        if constexpr (ScopedBackend<B>) b.close_scope(scopes_[s.a]);
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  // Untimed work after a batch: write the new blocks as a server would.
+  void after(const Step& s) noexcept {
+    if (s.kind == trace::OpKind::alloc || s.kind == trace::OpKind::realloc) {
+      const detail::Slot& slot = slots_[s.a];
+      detail::touch(slot.p, slot.size, opt_.touch);
+    }
+  }
+
+  static std::int64_t live_delta(const Step& s, std::uint32_t old_size) {
+    using trace::OpKind;
+    switch (s.kind) {
+      case OpKind::alloc: return s.b;
+      case OpKind::free:
+      case OpKind::release: return -static_cast<std::int64_t>(old_size);
+      case OpKind::realloc: return static_cast<std::int64_t>(s.b) - old_size;
+      default: return 0;
+    }
+  }
+
+  void run_thread(std::uint32_t th, ThreadResult& out) {
+    const std::vector<Step>& steps = plan_.threads[th];
+    B& b = backend(th);
+    const std::uint64_t overhead = static_cast<std::uint64_t>(clock_.overhead_ticks + 0.5);
+    detail::Padded& mine = progress_[th];
+    std::int64_t live = 0;
+    std::uint64_t done = 0;
+    std::uint64_t t_begin = ticks();
+    std::vector<std::uint32_t> old_sizes(64);
+    std::size_t i = 0;
+    const std::size_t n = steps.size();
+    while (i < n) {
+      const Step& s = steps[i];
+      switch (s.kind) {
+        case trace::OpKind::wait: {
+          std::uint64_t w0 = ticks();
+          for (unsigned spin = 0; !edges_[s.a].load(std::memory_order_acquire); ++spin)
+            if (spin > 64) std::this_thread::yield();
+          out.wait_ticks += ticks() - w0;
+          ++i;
+          continue;
+        }
+        case trace::OpKind::signal:
+          edges_[s.a].store(1, std::memory_order_release);
+          ++i;
+          continue;
+        case trace::OpKind::think: {
+          std::uint64_t until = ticks() + static_cast<std::uint64_t>(s.b / clock_.ns_per_tick);
+          while (ticks() < until) {
+          }
+          ++i;
+          continue;
+        }
+        default:
+          break;
+      }
+      if (s.cls == OpClass::none) {  // defensive: nothing else is untimed
+        ++i;
+        continue;
+      }
+      // The batch: this step and those after it of the same class and
+      // request, up to the next sampled step (at most 64, so the untimed
+      // work after it stays close).
+      std::size_t j = i;
+      if (s.sampled) {
+        old_sizes[0] = detail::names_slot(s.kind) ? slots_[s.a].size : 0;
+        std::uint64_t t0 = ticks();
+        bool ok = exec(b, s, th);
+        std::uint64_t t1 = ticks();
+        out.failed += !ok;
+        std::uint64_t d = t1 - t0;
+        std::uint64_t net = d > overhead ? d - overhead : 0;
+        out.latency[static_cast<int>(s.cls)].record(static_cast<std::uint64_t>(static_cast<double>(net) * clock_.ns_per_tick));
+        j = i + 1;
+        charge(out, s, d, overhead, 1);
+      } else {
+        std::uint64_t t0 = ticks();
+        do {
+          old_sizes[j - i] = detail::names_slot(steps[j].kind) ? slots_[steps[j].a].size : 0;
+          out.failed += !exec(b, steps[j], th);
+          ++j;
+        } while (j < n && j - i < 64 && steps[j].cls == s.cls && steps[j].request == s.request && !steps[j].sampled &&
+                 steps[j].kind != trace::OpKind::wait);
+        std::uint64_t t1 = ticks();
+        charge(out, s, t1 - t0, overhead, j - i);
+      }
+      for (std::size_t k = i; k < j; ++k) {
+        live += live_delta(steps[k], old_sizes[k - i]);
+        after(steps[k]);
+      }
+      done += j - i;
+      i = j;
+      mine.ops.store(done, std::memory_order_relaxed);
+      mine.live.store(live, std::memory_order_relaxed);
+      maybe_sample();
+    }
+    out.wall_ticks = ticks() - t_begin;
+    mine.ops.store(done, std::memory_order_relaxed);
+  }
+
+  void charge(ThreadResult& out, const Step& s, std::uint64_t d, std::uint64_t overhead, std::size_t count) {
+    int c = static_cast<int>(s.cls);
+    std::int64_t net = static_cast<std::int64_t>(d) - static_cast<std::int64_t>(overhead);
+    out.signed_ticks[c] += net;
+    out.ops[c] += count;
+    if (s.request) request_ticks_[s.request] += net > 0 ? static_cast<std::uint64_t>(net) : 0;
+  }
+
+  void maybe_sample() {
+    std::uint64_t total = 0;
+    for (auto& p : progress_) total += p.ops.load(std::memory_order_relaxed);
+    std::uint64_t due = next_sample_.load(std::memory_order_relaxed);
+    if (total < due) return;
+    if (!next_sample_.compare_exchange_strong(due, due + sample_every_)) return;
+    sample(static_cast<double>(ticks() - start_) * clock_.ns_per_tick / 1e9);
+  }
+
+  void sample(double seconds) {
+    std::uint64_t total = 0;
+    std::int64_t live = 0;
+    for (auto& p : progress_) {
+      total += p.ops.load(std::memory_order_relaxed);
+      live += p.live.load(std::memory_order_relaxed);
+    }
+    std::uint64_t rss = rss_.rss_bytes();
+    std::lock_guard lock(timeline_mutex_);
+    timeline_.push_back({total, live > 0 ? static_cast<std::uint64_t>(live) : 0, rss, seconds});
+  }
+
+  const Plan& plan_;
+  std::vector<B*> backends_;
+  ClockCalibration clock_;
+  ReplayOptions opt_;
+  std::vector<detail::Slot> slots_;
+  std::vector<typename detail::ScopeHandle<B>::type> scopes_;
+  std::vector<std::atomic<std::uint8_t>> edges_;
+  std::vector<detail::Padded> progress_;
+  std::vector<std::uint64_t> request_ticks_;
+  std::uint64_t sample_every_ = 0;
+  std::atomic<std::uint64_t> next_sample_{0};
+  std::uint64_t start_ = 0;
+  RssProbe rss_;
+  std::mutex timeline_mutex_;
+  std::vector<TimelinePoint> timeline_;
+};
+
+}  // namespace alloclab::replay

@@ -1,0 +1,97 @@
+// One replay of a planned trace against one backend type, with the memory
+// figures around it: what a worker process measures for one cell.
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "allocators/contract.hpp"
+#include "allocators/general/library.hpp"
+#include "harness/replay/replay.hpp"
+
+namespace alloclab::replay {
+
+struct CellOptions {
+  Touch touch = Touch::all;
+  std::uint64_t rss_samples = 200;
+};
+
+// The figures of one replay as JSON (results/SCHEMA.md, "replay").
+nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock);
+nlohmann::json stats_json(const BackendStats& s);
+
+// Why backend B cannot replay the plan, or "" if it can: a backend that is
+// not thread-safe gets one instance per thread, so a block it serves must
+// not be freed on another thread.
+template <Backend B>
+std::string unsupported_reason(const Plan& plan) {
+  constexpr Capabilities c = B::capabilities;
+  if (!c.thread_safe && !c.scoped && c.frees_individually && plan.crosses_threads && plan.threads.size() > 1)
+    return "not thread-safe, and the trace frees blocks on another thread than the one that allocated them";
+  return "";
+}
+
+// make() returns a std::unique_ptr<B>. Throws nothing it does not pass on
+// from make().
+template <Backend B, class Make>
+nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, const ClockCalibration& clock) {
+  nlohmann::json out;
+  if (auto why = unsupported_reason<B>(plan); !why.empty()) {
+    out["status"] = "unsupported";
+    out["reason"] = why;
+    return out;
+  }
+  std::size_t instances = B::capabilities.thread_safe ? 1 : plan.threads.size();
+  std::vector<std::unique_ptr<B>> owned;
+  std::vector<B*> backends;
+  for (std::size_t i = 0; i < instances; ++i) {
+    owned.push_back(make());
+    backends.push_back(owned.back().get());
+  }
+  RssProbe rss;
+  ReplayResult r;
+  std::uint64_t baseline = 0, peak = 0, end = 0;
+  BackendStats stats;
+  {
+    Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples});
+    baseline = rss.rss_bytes();
+    bool peak_reset = reset_peak_rss();
+    r = replayer.run();
+    end = rss.rss_bytes();
+    peak = peak_reset ? peak_rss_bytes() : 0;
+    if constexpr (HasStats<B>) {
+      for (B* b : backends) {
+        BackendStats s = b->stats();
+        stats.reserved_bytes += s.reserved_bytes;
+        stats.in_use_bytes += s.in_use_bytes;
+        stats.failed_allocations += s.failed_allocations;
+        stats.fallthrough_allocations += s.fallthrough_allocations;
+        stats.rejections += s.rejections;
+        stats.spills += s.spills;
+        stats.wasted_bytes += s.wasted_bytes;
+      }
+    }
+    replayer.drain();
+  }
+  // The forced release: the backend's own, then the process malloc's.
+  if constexpr (ReleasesToOs<B>) {
+    for (B* b : backends) b->release_to_os();
+  }
+  release_free_memory();
+  std::uint64_t floor = rss.rss_bytes();
+  owned.clear();
+
+  out = replay_json(plan, r, clock);
+  out["status"] = "ok";
+  auto& m = out["memory"];
+  m["baseline_rss_bytes"] = baseline;
+  m["peak_rss_bytes"] = peak;
+  m["end_rss_bytes"] = end;
+  m["floor_rss_bytes"] = floor;
+  if constexpr (HasStats<B>) out["backend_stats"] = stats_json(stats);
+  return out;
+}
+
+}  // namespace alloclab::replay

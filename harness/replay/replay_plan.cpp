@@ -1,0 +1,110 @@
+#include "harness/replay/replay_plan.hpp"
+
+#include "workloads/rng.hpp"
+#include "workloads/trace_check.hpp"
+
+namespace alloclab::replay {
+
+const char* class_name(OpClass c) {
+  switch (c) {
+    case OpClass::alloc: return "alloc";
+    case OpClass::free: return "free";
+    case OpClass::realloc: return "realloc";
+    case OpClass::open: return "open";
+    case OpClass::close: return "close";
+    case OpClass::none: return "none";
+  }
+  return "none";
+}
+
+namespace {
+
+using trace::kNoScope;
+using trace::Op;
+using trace::OpKind;
+using trace::ScopeState;
+using trace::SlotState;
+
+// Fills the steps while the checker walks the trace: the walk gives each op
+// the state it needs (a block's scope, a scope's request).
+struct PlanObserver {
+  Plan& plan;
+  const trace::Walker& walker;
+  std::vector<std::uint64_t> next;      // per thread: index of its next op
+  std::vector<std::uint32_t> request_index;  // per scope: request index + 1
+
+  Step& step(std::uint32_t th) { return plan.threads[th][next[th]++]; }
+  std::uint32_t request_of(std::uint32_t scope_plus1) const {
+    if (scope_plus1 == kNoScope) return 0;
+    std::uint32_t req = walker.scopes()[scope_plus1 - 1].request;
+    return req == kNoScope ? 0 : request_index[req - 1];
+  }
+
+  void on_alloc(std::uint32_t th, const Op& op, const SlotState&, std::uint64_t) {
+    Step& s = step(th);
+    s.cls = OpClass::alloc;
+    s.scope = op.c;
+    s.request = request_of(op.c);
+  }
+  void on_free(std::uint32_t th, const Op&, const SlotState& slot, std::uint64_t) {
+    Step& s = step(th);
+    s.cls = OpClass::free;
+    s.scope = slot.scope;
+    s.request = request_of(slot.scope);
+    if (slot.scope == kNoScope && th != slot.alloc_thread) plan.crosses_threads = true;
+  }
+  void on_realloc(std::uint32_t th, const Op&, std::uint32_t, const SlotState& slot) {
+    Step& s = step(th);
+    s.cls = OpClass::realloc;
+    s.scope = slot.scope;
+    s.request = request_of(slot.scope);
+    if (slot.scope == kNoScope && th != slot.alloc_thread) plan.crosses_threads = true;
+  }
+  void on_open(std::uint32_t th, const Op& op, const ScopeState& sc) {
+    if (sc.kind == trace::ScopeKind::request) request_index[op.a] = ++plan.request_count;
+    Step& s = step(th);
+    s.cls = OpClass::open;
+    s.scope = op.c;
+    s.request = request_of(op.a + 1);
+    plan.scope_kinds[op.a] = sc.kind;
+  }
+  void on_close(std::uint32_t th, const Op& op, const ScopeState&) {
+    Step& s = step(th);
+    s.cls = OpClass::close;
+    s.request = request_of(op.a + 1);
+  }
+  void on_other(std::uint32_t th, const Op&) { step(th).cls = OpClass::none; }
+};
+
+}  // namespace
+
+Plan make_plan(const trace::Trace& t, std::uint32_t sample_one_in, std::uint64_t seed) {
+  Plan plan;
+  plan.slot_count = t.slot_count;
+  plan.scope_count = t.scope_count;
+  plan.edge_count = t.edge_count;
+  plan.ops = t.op_count();
+  plan.scope_kinds.assign(t.scope_count, trace::ScopeKind::connection);
+  plan.threads.resize(t.threads.size());
+  trace::Rng rng(seed);
+  for (std::size_t th = 0; th < t.threads.size(); ++th) {
+    auto& steps = plan.threads[th];
+    steps.resize(t.threads[th].size());
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const Op& op = t.threads[th][i];
+      Step& s = steps[i];
+      s.kind = op.kind;
+      s.align_log2 = op.align_log2;
+      s.a = op.a;
+      s.b = op.b;
+      s.sampled = sample_one_in != 0 && rng.next() % sample_one_in == 0;
+    }
+  }
+  trace::Walker walker(t);
+  PlanObserver obs{plan, walker, std::vector<std::uint64_t>(t.threads.size(), 0),
+                   std::vector<std::uint32_t>(t.scope_count, 0)};
+  walker.run(obs);
+  return plan;
+}
+
+}  // namespace alloclab::replay

@@ -1,0 +1,47 @@
+// A trace decoded for replay: one array of steps per thread, each step
+// carrying everything the timed loop needs (the scope a free belongs to, the
+// request it is charged to, whether it is a timing sample), so the loop
+// does no lookups, no hashing and no allocation of its own.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "workloads/trace.hpp"
+
+namespace alloclab::replay {
+
+// What a step's time is charged to.
+enum class OpClass : std::uint8_t { alloc, free, realloc, open, close, none };
+inline constexpr int kTimedClasses = 5;
+const char* class_name(OpClass c);
+
+struct Step {
+  trace::OpKind kind{};
+  std::uint8_t align_log2 = 0;
+  std::uint8_t sampled = 0;      // timed alone into the latency histogram
+  OpClass cls = OpClass::none;
+  std::uint32_t a = 0;           // slot, scope or edge
+  std::uint32_t b = 0;           // size or ns
+  std::uint32_t scope = 0;       // alloc/free/release/realloc: the block's scope + 1; open: parent + 1
+  std::uint32_t request = 0;     // request index + 1 the step is charged to, 0 for none
+};
+
+struct Plan {
+  std::vector<std::vector<Step>> threads;
+  std::vector<trace::ScopeKind> scope_kinds;  // per scope
+  std::uint32_t slot_count = 0;
+  std::uint32_t scope_count = 0;
+  std::uint32_t edge_count = 0;
+  std::uint32_t request_count = 0;
+  std::uint64_t ops = 0;
+  // Some unscoped block is freed or reallocated on a thread other than the
+  // one that allocated it: a backend that is not thread-safe cannot replay it.
+  bool crosses_threads = false;
+};
+
+// sample_one_in: 1 in N steps (chosen by a seeded generator, so periodic
+// patterns in a trace do not alias) is timed alone; 0 for none.
+Plan make_plan(const trace::Trace& t, std::uint32_t sample_one_in, std::uint64_t seed);
+
+}  // namespace alloclab::replay

@@ -1,0 +1,137 @@
+// The replay engine: it makes exactly the calls the trace holds, honours
+// scopes and edges, and reports figures that add up.
+#include <gtest/gtest.h>
+
+#include "allocators/general/malloc_backend.hpp"
+#include "allocators/registry.hpp"
+#include "harness/replay/null_backend.hpp"
+#include "harness/replay/replay_cell.hpp"
+#include "workloads/models/model.hpp"
+#include "workloads/trace_info.hpp"
+
+using namespace alloclab;
+using namespace alloclab::replay;
+
+namespace {
+
+trace::Trace model(const char* name, std::uint32_t threads, std::uint32_t requests = 300) {
+  trace::ModelParams p;
+  p.threads = threads;
+  p.requests = requests;
+  p.connections = 8;
+  return trace::generate(*trace::find_model(name), p);
+}
+
+const ClockCalibration& calibration() {
+  static ClockCalibration c = calibrate();
+  return c;
+}
+
+template <class B>
+nlohmann::json replay_with(const trace::Trace& t, CellOptions o = {}) {
+  Plan plan = make_plan(t, 16, 1);
+  return replay_cell<B>([] { return std::make_unique<B>(); }, plan, o, calibration());
+}
+
+// A counting backend over malloc: checks the replay's calls one by one.
+struct Counting {
+  static constexpr Capabilities capabilities{.frees_individually = true, .scoped = false, .thread_safe = true};
+  std::atomic<std::uint64_t> allocs{0}, frees{0}, live_bytes{0};
+  void* allocate(std::size_t n, std::size_t a) noexcept {
+    ++allocs;
+    live_bytes += n;
+    return base_allocate(n, a);
+  }
+  void deallocate(void* p, std::size_t n, std::size_t) noexcept {
+    ++frees;
+    live_bytes -= n;
+    std::free(p);
+  }
+};
+
+}  // namespace
+
+TEST(Replay, CalibrationIsSane) {
+  const auto& c = calibration();
+  EXPECT_GT(c.ns_per_tick, 0.01);
+  EXPECT_LT(c.ns_per_tick, 10.0);
+  EXPECT_GT(c.overhead_ns, 0.0);
+  EXPECT_LT(c.overhead_ns, 10000.0);
+}
+
+TEST(Replay, MakesExactlyTheTracesCalls) {
+  auto t = model("http1-static", 1);
+  auto info = trace::analyze(t);
+  Plan plan = make_plan(t, 16, 1);
+  Counting backend;
+  {
+    Replayer<Counting> r(plan, {&backend}, calibration(), {});
+    auto res = r.run();
+    std::uint64_t allocs = 0, failed = 0;
+    for (auto& th : res.threads) allocs += th.ops[0], failed += th.failed;
+    EXPECT_EQ(allocs, info.count(trace::OpKind::alloc));
+    EXPECT_EQ(failed, 0u);
+    r.drain();
+  }
+  // Every alloc is freed (by free, release or the drain); realloc counts one alloc and one free more.
+  EXPECT_EQ(backend.allocs.load(), info.count(trace::OpKind::alloc) + info.count(trace::OpKind::realloc));
+  EXPECT_EQ(backend.frees.load(), backend.allocs.load());
+  EXPECT_EQ(backend.live_bytes.load(), 0u);
+}
+
+TEST(Replay, GeneralAllocatorCellReportsEveryFigure) {
+  auto t = model("http1-static", 2);
+  auto info = trace::analyze(t);
+  auto j = replay_with<MallocBackend>(t);
+  ASSERT_EQ(j["status"], "ok") << j.dump();
+  EXPECT_EQ(j["threads"], 2);
+  EXPECT_EQ(j["ops_by_class"]["alloc"], info.count(trace::OpKind::alloc));
+  EXPECT_EQ(j["ops_by_class"]["free"], info.count(trace::OpKind::free) + info.count(trace::OpKind::release));
+  EXPECT_EQ(j["failed_allocations"], 0);
+  EXPECT_GT(j["mean_ns"]["alloc"].get<double>(), 0.0);
+  EXPECT_GT(j["latency_ns"]["alloc"]["count"].get<std::uint64_t>(), info.count(trace::OpKind::alloc) / 40);
+  EXPECT_EQ(j["request_ns"]["count"], info.scopes_by_kind[1]);
+  EXPECT_GE(j["memory"]["timeline"].size(), 100u);
+  EXPECT_GT(j["memory"]["peak_rss_bytes"].get<std::uint64_t>(), 0u);
+  EXPECT_GT(j["ops_per_second"].get<double>(), 0.0);
+}
+
+TEST(Replay, ScopedStrategyReleasesThroughScopes) {
+  // long-running keeps a cache outside any scope: bump passes it to malloc.
+  auto t = model("long-running", 2);
+  std::string failure;
+  bool ran = false;
+  with_registration("bump", [&](const auto& reg) {
+    using B = typename std::remove_cvref_t<decltype(*reg.make({}))>;
+    Plan plan = make_plan(t, 16, 1);
+    auto j = replay_cell<B>([&] { return reg.make({}); }, plan, {}, calibration());
+    ran = true;
+    EXPECT_EQ(j["status"], "ok") << j.dump();
+    EXPECT_EQ(j["failed_allocations"], 0);
+    EXPECT_GT(static_cast<std::uint64_t>(j["backend_stats"]["fallthrough_allocations"]), 0u);
+  });
+  EXPECT_TRUE(ran);
+}
+
+TEST(Replay, NotThreadSafeBackendRefusesCrossThreadFrees) {
+  auto t = model("proxy", 2);
+  bool ran = false;
+  with_registration("pool", [&](const auto& reg) {
+    using B = typename std::remove_cvref_t<decltype(*reg.make({}))>;
+    Plan plan = make_plan(t, 16, 1);
+    EXPECT_TRUE(plan.crosses_threads);
+    auto j = replay_cell<B>([&] { return reg.make({}); }, plan, {}, calibration());
+    EXPECT_EQ(j["status"], "unsupported");
+    ran = true;
+  });
+  EXPECT_TRUE(ran);
+  auto ok = replay_with<MallocBackend>(t);
+  EXPECT_EQ(ok["status"], "ok");
+}
+
+TEST(Replay, NullBackendMeasuresTheHarness) {
+  auto t = model("http1-static", 1);
+  auto j = replay_with<NullBackend>(t);
+  ASSERT_EQ(j["status"], "ok");
+  EXPECT_EQ(j["failed_allocations"], 0);
+}
