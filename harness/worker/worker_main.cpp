@@ -2,6 +2,9 @@
 //
 // The orchestrator starts it with the backend's general allocator preloaded:
 //   alloclab-worker --spec CANONICAL_SPEC --task probe|smoke [--rounds N]
+//   alloclab-worker --spec CANONICAL_SPEC --task replay --trace FILE
+//                   [--touch all|first|none] [--sample N] [--seed N]
+// (--spec null replays against the null backend: the harness's own cost.)
 // It first checks that the allocator answering malloc is the one the spec
 // names and refuses (exit 4) otherwise, then runs the task and prints one
 // JSON document on stdout. Exit statuses: harness/worker_protocol.hpp.
@@ -15,7 +18,10 @@
 #include "allocators/general/library.hpp"
 #include "allocators/registry.hpp"
 #include "allocators/spec.hpp"
+#include "harness/replay/null_backend.hpp"
+#include "harness/replay/replay_cell.hpp"
 #include "harness/smoke.hpp"
+#include "workloads/trace_file.hpp"
 #include "harness/worker_protocol.hpp"
 
 namespace {
@@ -81,11 +87,55 @@ std::string run_smoke(B& backend, std::uint64_t rounds, json& out) {
   return "";
 }
 
+struct ReplayArgs {
+  std::string trace;
+  replay::Touch touch = replay::Touch::all;
+  std::uint32_t sample = 16;
+  std::uint64_t seed = 1;
+};
+
+json clock_json(const replay::ClockCalibration& c) {
+  return {{"ns_per_tick", c.ns_per_tick},
+          {"overhead_ns", c.overhead_ns},
+          {"resolution_ns", c.resolution_ns},
+          {"samples", c.samples}};
+}
+
+// Loads and plans the trace, then replays it against the backend the spec
+// names (instantiated for its exact type).
+void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
+  trace::Trace t;
+  try {
+    t = trace::read_trace(a.trace);
+  } catch (const trace::TraceError& e) {
+    fail(worker_exit::kBadInput, e.what(), doc);
+  }
+  replay::Plan plan = replay::make_plan(t, a.sample, a.seed);
+  t = {};  // the plan holds what the replay needs
+  replay::ClockCalibration clock = replay::calibrate();
+  replay::CellOptions o;
+  o.touch = a.touch;
+  json r;
+  if (!spec) {
+    r = replay::replay_cell<replay::NullBackend>([] { return std::make_unique<replay::NullBackend>(); }, plan, o, clock);
+  } else if (spec->is_general()) {
+    r = replay::replay_cell<MallocBackend>([] { return std::make_unique<MallocBackend>(); }, plan, o, clock);
+  } else {
+    with_registration(spec->strategy, [&](const auto& reg) {
+      using B = typename std::remove_cvref_t<decltype(*reg.make(spec->options))>;
+      r = replay::replay_cell<B>([&] { return reg.make(spec->options); }, plan, o, clock);
+    });
+  }
+  r["clock"] = clock_json(clock);
+  doc["replay"] = std::move(r);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string spec_text, task = "probe";
   std::uint64_t rounds = 200000;
+  ReplayArgs replay_args;
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     auto value = [&]() -> std::string {
@@ -95,9 +145,29 @@ int main(int argc, char** argv) {
     if (a == "--spec") spec_text = value();
     else if (a == "--task") task = value();
     else if (a == "--rounds") rounds = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--trace") replay_args.trace = value();
+    else if (a == "--sample") replay_args.sample = static_cast<std::uint32_t>(std::strtoul(value().c_str(), nullptr, 10));
+    else if (a == "--seed") replay_args.seed = std::strtoull(value().c_str(), nullptr, 10);
+    else if (a == "--touch") {
+      std::string v = value();
+      if (v == "all") replay_args.touch = replay::Touch::all;
+      else if (v == "first") replay_args.touch = replay::Touch::first;
+      else if (v == "none") replay_args.touch = replay::Touch::none;
+      else fail(worker_exit::kBadInput, "--touch must be all, first or none");
+    }
     else fail(worker_exit::kBadInput, "unknown argument '" + std::string(a) + "'");
   }
-  if (task != "probe" && task != "smoke") fail(worker_exit::kBadInput, "unknown task '" + task + "' (probe, smoke)");
+  if (task != "probe" && task != "smoke" && task != "replay")
+    fail(worker_exit::kBadInput, "unknown task '" + task + "' (probe, smoke, replay)");
+  if (task == "replay" && replay_args.trace.empty()) fail(worker_exit::kBadInput, "--task replay needs --trace FILE");
+  if (spec_text == "null") {
+    if (task != "replay") fail(worker_exit::kBadInput, "the null backend only replays");
+    json doc{{"spec", "null"}, {"task", task}};
+    run_replay(nullptr, replay_args, doc);
+    doc["status"] = doc["replay"]["status"];
+    std::cout << doc.dump() << '\n';
+    return doc["status"] == "ok" ? worker_exit::kOk : worker_exit::kBackendFailed;
+  }
 
   BackendSpec spec;
   try {
@@ -131,6 +201,19 @@ int main(int argc, char** argv) {
       fail(worker_exit::kBadInput, e.what(), doc);
     }
     if (!failure.empty()) fail(worker_exit::kBackendFailed, failure, doc);
+  }
+  if (task == "replay") {
+    try {
+      run_replay(&spec, replay_args, doc);
+    } catch (const std::invalid_argument& e) {
+      fail(worker_exit::kBadInput, e.what(), doc);
+    }
+    if (doc["replay"]["status"] == "unsupported") {
+      doc["status"] = "unsupported";
+      doc["reason"] = doc["replay"]["reason"];
+      std::cout << doc.dump() << '\n';
+      return worker_exit::kRefused;
+    }
   }
   doc["status"] = "ok";
   std::cout << doc.dump() << '\n';
