@@ -118,8 +118,8 @@ void add_trace_command(CLI::App& app, Context& ctx) {
     };
   });
 
-  // add_trace_capture_command(*trace, ctx);
-  // add_trace_scopes_command(*trace, ctx);
+  add_trace_capture_command(*trace, ctx);
+  add_trace_scopes_command(*trace, ctx);
 }
 
 }  // namespace alloclab::cli

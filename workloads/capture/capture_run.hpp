@@ -1,0 +1,48 @@
+// Running a program under capture: its stdin, stdout and stderr are ours,
+// the environment gains the preload and the event directory, and a signal
+// sent to us by another process (kill, timeout(1)) is passed on to it, so
+// that stopping the capture stops the program the way it would stop alone.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace alloclab::capture {
+
+// The program could not be started (not found, not executable).
+struct StartError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ProgramRun {
+  int pid = 0;
+  int wait_status = 0;  // as waitpid() gives it
+  double wall_s = 0;
+};
+
+// Runs argv (argv[0] searched in PATH) with `env` set on top of ours and
+// waits for it. Throws StartError.
+ProgramRun run_program(const std::vector<std::string>& argv,
+                       const std::vector<std::pair<std::string, std::string>>& env = {});
+
+// Runs argv with `library` preloaded ahead of whatever LD_PRELOAD already
+// names, writing its events into `dir`.
+ProgramRun run_captured(const std::vector<std::string>& argv, const std::string& library, const std::string& dir);
+
+// A fresh private directory under $TMPDIR (or /tmp), removed with all it
+// holds when this goes away. Throws std::runtime_error.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace alloclab::capture
