@@ -56,16 +56,6 @@ json to_json(const SmokeResult& r) {
           {"ns_per_op", r.operations ? r.seconds * 1e9 / static_cast<double>(r.operations) : 0.0}};
 }
 
-json to_json(const BackendStats& s) {
-  return {{"reserved_bytes", s.reserved_bytes},
-          {"in_use_bytes", s.in_use_bytes},
-          {"failed_allocations", s.failed_allocations},
-          {"fallthrough_allocations", s.fallthrough_allocations},
-          {"rejections", s.rejections},
-          {"spills", s.spills},
-          {"wasted_bytes", s.wasted_bytes}};
-}
-
 // Runs the smoke loop; returns its figures and why it failed (empty if it
 // did not). A nullptr is a failure only when the backend did not count it:
 // a counted refusal (a limit, a capacity) is the backend's named behaviour.
@@ -76,7 +66,7 @@ std::string run_smoke(B& backend, std::uint64_t rounds, json& out) {
   std::uint64_t counted = 0;
   if constexpr (HasStats<B>) {
     BackendStats st = backend.stats();
-    out["stats"] = to_json(st);
+    out["stats"] = replay::stats_json(st);
     counted = st.failed_allocations + st.rejections;
   }
   if (r.corrupted != 0 || r.misaligned != 0 || r.failed > counted) {
