@@ -39,45 +39,17 @@ struct Shared {
   http::Head head;
 };
 
-class StaticConn {
+class StaticConn : public nginx::KeepaliveConn<StaticConn, Shared> {
  public:
-  StaticConn(TraceBuilder& b, Shared& sh, std::uint32_t th, std::uint32_t requests) : sh_(&sh), left_(requests) {
-    c_.open(b, th);
-  }
-
-  bool step(TraceBuilder& b, Rng& rng) {
-    switch (phase_) {
-      case Phase::idle:
-        if (left_ == 0) {
-          c_.close(b);
-          return false;
-        }
-        start(b, rng);
-        return true;
-      case Phase::sending:
-        send(b);
-        return true;
-      case Phase::done:
-        --left_;
-        if (++served_ == nginx::kKeepaliveRequests) {
-          c_.close(b);  // keepalive_requests reached: nginx closes
-          return false;
-        }
-        c_.keepalive(b);
-        phase_ = Phase::idle;
-        return true;
-    }
-    return false;
-  }
+  using KeepaliveConn::KeepaliveConn;
 
  private:
-  enum class Phase : std::uint8_t { idle, sending, done };
+  friend KeepaliveConn;
 
   // The head arrives and the handler runs: path, open file, ETag, file
   // buffer, response head, then the first output buffer.
   void start(TraceBuilder& b, Rng& rng) {
-    sh_->shapes.request(rng, 3, sh_->head);
-    std::uint32_t r = c_.begin_request(b, rng, sh_->head);
+    std::uint32_t r = begin_request(b, rng, 3);
     std::uint32_t th = c_.thread();
     b.alloc(th, kRoot + sh_->head.target + 1, r);  // ngx_http_map_uri_to_path
     b.alloc(th, kCleanup, r);                      // ngx_open_cached_file without a cache
@@ -92,9 +64,10 @@ class StaticConn {
     b.alloc(th, nginx::kChainLink, r);  // ngx_output_chain_add_copy
     body_left_ = rng.lognormal_size(kBodyMedian, kBodyP95, 1, kBodyMax);
     buffers_ = 0;
-    phase_ = Phase::sending;
     send(b);
   }
+
+  void advance(TraceBuilder& b, Rng&) { send(b); }
 
   // One output buffer's worth read and written. The copy filter allocates
   // up to two buffers (the last one only as large as what is left) and
@@ -109,28 +82,19 @@ class StaticConn {
       ++buffers_;
     }
     body_left_ -= n;
-    if (body_left_ == 0) phase_ = Phase::done;
+    if (body_left_ == 0) request_done();
   }
 
-  Shared* sh_;
-  nginx::Connection c_;
-  std::uint32_t left_;
-  std::uint32_t served_ = 0;
   std::uint32_t body_left_ = 0;
   std::uint32_t buffers_ = 0;
-  Phase phase_ = Phase::idle;
 };
 
 Trace generate(const ModelParams& p) {
-  require_connection_per_thread(p);
   TraceBuilder b(p.threads);
   Rng rng(p.seed);
   Shared sh;
-  LoopShape s{p.threads, p.connections, p.requests};
-  run_event_loops<StaticConn>(b, rng, s, [&](std::uint32_t th, std::uint32_t n) { return StaticConn(b, sh, th, n); });
+  serve<StaticConn>(b, rng, p, sh);
   nlohmann::json params = {
-      {"requests_per_connection_mean", kRequestsPerConnection},
-      {"keepalive_requests", nginx::kKeepaliveRequests},
       {"client_header_buffer_size", nginx::kHeaderBuffer},
       {"large_client_header_buffers", nginx::kLargeHeaderBuffer},
       {"output_buffers", kOutputBuffer},

@@ -37,53 +37,18 @@ struct Shared {
   std::vector<json::Member> doc;
 };
 
-class ApiConn {
+class ApiConn : public nginx::KeepaliveConn<ApiConn, Shared> {
  public:
-  ApiConn(TraceBuilder& b, Shared& sh, std::uint32_t th, std::uint32_t requests) : sh_(&sh), left_(requests) {
-    c_.open(b, th);
-  }
-
-  bool step(TraceBuilder& b, Rng& rng) {
-    switch (phase_) {
-      case Phase::idle:
-        if (left_ == 0) {
-          c_.close(b);
-          return false;
-        }
-        arrive(b, rng);
-        return true;
-      case Phase::reading:
-        io_left_ -= std::min(io_left_, kIoChunk);
-        if (io_left_ == 0) handle(b, rng);
-        return true;
-      case Phase::sending:
-        io_left_ -= std::min(io_left_, kIoChunk);
-        if (io_left_ == 0) {
-          b.free(c_.thread(), text_);
-          phase_ = Phase::done;
-        }
-        return true;
-      case Phase::done:
-        --left_;
-        if (++served_ == nginx::kKeepaliveRequests) {
-          c_.close(b);
-          return false;
-        }
-        c_.keepalive(b);
-        phase_ = Phase::idle;
-        return true;
-    }
-    return false;
-  }
+  using KeepaliveConn::KeepaliveConn;
 
  private:
-  enum class Phase : std::uint8_t { idle, reading, sending, done };
+  friend KeepaliveConn;
+  enum class Phase : std::uint8_t { reading, sending };
 
   // The head and the first part of the body arrive; the body buffer is
   // allocated at once from Content-Length.
-  void arrive(TraceBuilder& b, Rng& rng) {
-    sh_->shapes.request(rng, 4, sh_->head);
-    std::uint32_t r = c_.begin_request(b, rng, sh_->head);
+  void start(TraceBuilder& b, Rng& rng) {
+    std::uint32_t r = begin_request(b, rng, 4);
     body_ = rng.lognormal_size(kBodyMedian, kBodyP95, 2, kBodyMax);
     b.alloc(c_.thread(), kRequestBody, r);
     b.alloc(c_.thread(), nginx::kBuf, r);
@@ -117,26 +82,30 @@ class ApiConn {
     phase_ = Phase::sending;
   }
 
-  Shared* sh_;
-  nginx::Connection c_;
-  std::uint32_t left_;
-  std::uint32_t served_ = 0;
+  // One read or write event moves a chunk.
+  void advance(TraceBuilder& b, Rng& rng) {
+    io_left_ -= std::min(io_left_, kIoChunk);
+    if (io_left_ > 0) return;
+    if (phase_ == Phase::reading) {
+      handle(b, rng);
+    } else {
+      b.free(c_.thread(), text_);
+      request_done();
+    }
+  }
+
   std::uint32_t body_ = 0;
   std::uint32_t io_left_ = 0;
   std::uint32_t text_ = TraceBuilder::kNone;
-  Phase phase_ = Phase::idle;
+  Phase phase_ = Phase::reading;
 };
 
 Trace generate(const ModelParams& p) {
-  require_connection_per_thread(p);
   TraceBuilder b(p.threads);
   Rng rng(p.seed);
   Shared sh;
-  LoopShape s{p.threads, p.connections, p.requests};
-  run_event_loops<ApiConn>(b, rng, s, [&](std::uint32_t th, std::uint32_t n) { return ApiConn(b, sh, th, n); });
+  serve<ApiConn>(b, rng, p, sh);
   nlohmann::json params = {
-      {"requests_per_connection_mean", kRequestsPerConnection},
-      {"keepalive_requests", nginx::kKeepaliveRequests},
       {"body_median", kBodyMedian},
       {"body_p95", kBodyP95},
       {"body_max", kBodyMax},

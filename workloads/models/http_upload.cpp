@@ -39,52 +39,32 @@ struct Shared {
   http::Head head;
 };
 
-class UploadConn {
+class UploadConn : public nginx::KeepaliveConn<UploadConn, Shared> {
  public:
-  UploadConn(TraceBuilder& b, Shared& sh, std::uint32_t th, std::uint32_t requests) : sh_(&sh), left_(requests) {
-    c_.open(b, th);
-  }
-
-  bool step(TraceBuilder& b, Rng& rng) {
-    std::uint32_t th = c_.thread();
-    switch (phase_) {
-      case Phase::idle:
-        if (left_ == 0) {
-          c_.close(b);
-          return false;
-        }
-        sh_->shapes.request(rng, 4, sh_->head);
-        b.alloc(th, kRequestBody, c_.begin_request(b, rng, sh_->head));
-        body_left_ = rng.lognormal_size(kBodyMedian, kBodyP95, 1, kBodyMax);
-        phase_ = Phase::body;
-        return true;
-      case Phase::body:
-        if (body_left_ > 0 && queued_ < kWindow && (queued_ == 0 || rng.chance(kReadFirst))) {
-          std::uint32_t n = std::min(body_left_, kChunk);
-          queue_[(head_ + queued_++) % kWindow] = b.alloc(th, n);
-          body_left_ -= n;
-        } else {
-          b.free(th, queue_[head_]);
-          head_ = (head_ + 1) % kWindow;
-          --queued_;
-          if (body_left_ == 0 && queued_ == 0) respond(b, rng);
-        }
-        return true;
-      case Phase::done:
-        --left_;
-        if (++served_ == nginx::kKeepaliveRequests) {
-          c_.close(b);
-          return false;
-        }
-        c_.keepalive(b);
-        phase_ = Phase::idle;
-        return true;
-    }
-    return false;
-  }
+  using KeepaliveConn::KeepaliveConn;
 
  private:
-  enum class Phase : std::uint8_t { idle, body, done };
+  friend KeepaliveConn;
+
+  void start(TraceBuilder& b, Rng& rng) {
+    b.alloc(c_.thread(), kRequestBody, begin_request(b, rng, 4));
+    body_left_ = rng.lognormal_size(kBodyMedian, kBodyP95, 1, kBodyMax);
+  }
+
+  // A chunk is read into a new buffer, or the oldest one is written out.
+  void advance(TraceBuilder& b, Rng& rng) {
+    std::uint32_t th = c_.thread();
+    if (body_left_ > 0 && queued_ < kWindow && (queued_ == 0 || rng.chance(kReadFirst))) {
+      std::uint32_t n = std::min(body_left_, kChunk);
+      queue_[(head_ + queued_++) % kWindow] = b.alloc(th, n);
+      body_left_ -= n;
+    } else {
+      b.free(th, queue_[head_]);
+      head_ = (head_ + 1) % kWindow;
+      --queued_;
+      if (body_left_ == 0 && queued_ == 0) respond(b, rng);
+    }
+  }
 
   void respond(TraceBuilder& b, Rng& rng) {
     sh_->shapes.response(rng, kResponseFields, sh_->head);
@@ -92,30 +72,21 @@ class UploadConn {
     b.alloc(th, nginx::kBuf, c_.request());  // header filter: ngx_create_temp_buf
     b.alloc(th, sh_->head.bytes, c_.request());
     b.alloc(th, nginx::kChainLink, c_.request());
-    phase_ = Phase::done;
+    request_done();
   }
 
-  Shared* sh_;
-  nginx::Connection c_;
-  std::uint32_t left_;
-  std::uint32_t served_ = 0;
   std::uint32_t body_left_ = 0;
   std::array<std::uint32_t, kWindow> queue_{};  // chunk slots, oldest at head_
   std::uint32_t head_ = 0;
   std::uint32_t queued_ = 0;
-  Phase phase_ = Phase::idle;
 };
 
 Trace generate(const ModelParams& p) {
-  require_connection_per_thread(p);
   TraceBuilder b(p.threads);
   Rng rng(p.seed);
   Shared sh;
-  LoopShape s{p.threads, p.connections, p.requests};
-  run_event_loops<UploadConn>(b, rng, s, [&](std::uint32_t th, std::uint32_t n) { return UploadConn(b, sh, th, n); });
+  serve<UploadConn>(b, rng, p, sh);
   nlohmann::json params = {
-      {"requests_per_connection_mean", kRequestsPerConnection},
-      {"keepalive_requests", nginx::kKeepaliveRequests},
       {"chunk", kChunk},
       {"window_chunks", kWindow},
       {"read_first", kReadFirst},

@@ -79,48 +79,19 @@ struct Shared {
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> cache;  // soonest expiry on top
 };
 
-class CachedConn {
+class CachedConn : public nginx::KeepaliveConn<CachedConn, Shared> {
  public:
-  CachedConn(TraceBuilder& b, Shared& sh, std::uint32_t th, std::uint32_t requests) : sh_(&sh), left_(requests) {
-    c_.open(b, th);
-  }
-
-  bool step(TraceBuilder& b, Rng& rng) {
-    switch (phase_) {
-      case Phase::idle:
-        if (left_ == 0) {
-          c_.close(b);
-          return false;
-        }
-        start(b, rng);
-        return true;
-      case Phase::sending:
-        body_left_ -= std::min(body_left_, kOutputBuffer);
-        if (body_left_ == 0) phase_ = Phase::done;
-        return true;
-      case Phase::done:
-        --left_;
-        if (++served_ == nginx::kKeepaliveRequests) {
-          c_.close(b);
-          return false;
-        }
-        c_.keepalive(b);
-        phase_ = Phase::idle;
-        return true;
-    }
-    return false;
-  }
+  using KeepaliveConn::KeepaliveConn;
 
  private:
-  enum class Phase : std::uint8_t { idle, sending, done };
+  friend KeepaliveConn;
 
   // The request looks its target up; a miss makes the body and caches it.
   // The response is sent from the entry (an ngx_buf_t pointing at it).
   void start(TraceBuilder& b, Rng& rng) {
     std::uint32_t th = c_.thread();
     sh_->tick(b, th);
-    sh_->shapes.request(rng, 3, sh_->head);
-    std::uint32_t r = c_.begin_request(b, rng, sh_->head);
+    std::uint32_t r = begin_request(b, rng, 3);
     b.alloc(th, kRoot + sh_->head.target + 1, r);
     body_left_ = rng.lognormal_size(kBodyMedian, kBodyP95, 1, kBodyMax);
     if (rng.chance(kMissShare)) sh_->insert(b, rng, th, sh_->head.target, body_left_);
@@ -129,27 +100,23 @@ class CachedConn {
     b.alloc(th, nginx::kChainLink, r);
     b.alloc(th, nginx::kBuf, r);  // the body's ngx_buf_t
     b.alloc(th, nginx::kChainLink, r);
-    body_left_ -= std::min(body_left_, kOutputBuffer);
-    phase_ = body_left_ == 0 ? Phase::done : Phase::sending;
+    advance(b, rng);
   }
 
-  Shared* sh_;
-  nginx::Connection c_;
-  std::uint32_t left_;
-  std::uint32_t served_ = 0;
+  // One output buffer's worth sent.
+  void advance(TraceBuilder&, Rng&) {
+    body_left_ -= std::min(body_left_, kOutputBuffer);
+    if (body_left_ == 0) request_done();
+  }
+
   std::uint32_t body_left_ = 0;
-  Phase phase_ = Phase::idle;
 };
 
 Trace generate(const ModelParams& p) {
-  require_connection_per_thread(p);
   TraceBuilder b(p.threads);
   Rng rng(p.seed);
   Shared sh(p.requests);
-  LoopShape s{p.threads, p.connections, p.requests};
-  run_event_loops<CachedConn>(
-      b, rng, s, [&](std::uint32_t th, std::uint32_t n) { return CachedConn(b, sh, th, n); },
-      [&] { return sh.load(); }, [](std::uint32_t) {});
+  serve<CachedConn>(b, rng, p, sh, [&] { return sh.load(); });
   // Shutdown: the cache is emptied, so the trace ends with nothing live.
   while (!sh.cache.empty()) {
     const Entry& e = sh.cache.top();
@@ -159,8 +126,6 @@ Trace generate(const ModelParams& p) {
     sh.cache.pop();
   }
   nlohmann::json params = {
-      {"requests_per_connection_mean", kRequestsPerConnection},
-      {"keepalive_requests", nginx::kKeepaliveRequests},
       {"days", kDays},
       {"load_mean", kMeanLoad},
       {"load_swing", kSwing},

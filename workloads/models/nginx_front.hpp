@@ -148,4 +148,73 @@ class Connection {
   bool buf_struct_ = false;
 };
 
+// A connection's life as every model's server runs it, one request after
+// another: while idle it waits for the next head, or closes once its
+// requests are served; once a response is out it goes idle
+// (ngx_http_set_keepalive), or closes if that was the keepalive_requests-th
+// request. Each of those is one step of the event loop (event_loop.hpp).
+// The model's connection derives from KeepaliveConn<itself, Shared> and
+// adds what one request does between head and response:
+//   void start(TraceBuilder&, Rng&): a head arrives (c_.begin_request);
+//   void advance(TraceBuilder&, Rng&): the request's next event;
+// either calls request_done() once the response is out. Shared has the
+// request heads' shapes and a head to draw into (`shapes`, `head`).
+template <class Self, class Shared>
+class KeepaliveConn {
+ public:
+  KeepaliveConn(TraceBuilder& b, Shared& sh, std::uint32_t th, std::uint32_t requests) : sh_(&sh), left_(requests) {
+    c_.open(b, th);
+  }
+
+  // The loop's step: false once the connection has closed.
+  bool step(TraceBuilder& b, Rng& rng) {
+    switch (state_) {
+      case State::idle:
+        if (left_ == 0) {
+          c_.close(b);
+          return false;
+        }
+        state_ = State::busy;
+        self().start(b, rng);
+        return true;
+      case State::busy:
+        self().advance(b, rng);
+        return true;
+      case State::done:
+        --left_;
+        if (++served_ == kKeepaliveRequests) {
+          c_.close(b);
+          return false;
+        }
+        c_.keepalive(b);
+        state_ = State::idle;
+        return true;
+    }
+    return false;
+  }
+
+ protected:
+  // A head of the model's shape with `fields` fields is drawn and read.
+  // Returns the request scope.
+  std::uint32_t begin_request(TraceBuilder& b, Rng& rng, std::uint32_t fields) {
+    sh_->shapes.request(rng, fields, sh_->head);
+    return c_.begin_request(b, rng, sh_->head);
+  }
+
+  // The response is out: the next step ends the request.
+  void request_done() { state_ = State::done; }
+
+  Shared* sh_;  // what the model's connections share
+  Connection c_;
+
+ private:
+  enum class State : std::uint8_t { idle, busy, done };
+
+  Self& self() { return static_cast<Self&>(*this); }
+
+  std::uint32_t left_;  // requests still to serve, the current one included
+  std::uint32_t served_ = 0;
+  State state_ = State::idle;
+};
+
 }  // namespace alloclab::trace::nginx

@@ -39,54 +39,27 @@ struct Shared {
   std::deque<std::uint32_t> jobs;  // buffer slots, oldest first
 };
 
-class ProxyConn {
+class ProxyConn : public nginx::KeepaliveConn<ProxyConn, Shared> {
  public:
-  ProxyConn(TraceBuilder& b, Shared& sh, std::uint32_t requests) : sh_(&sh), left_(requests) { c_.open(b, 0); }
-
-  bool step(TraceBuilder& b, Rng& rng) {
-    switch (phase_) {
-      case Phase::idle:
-        if (left_ == 0) {
-          c_.close(b);
-          return false;
-        }
-        arrive(b, rng);
-        return true;
-      case Phase::response:
-        read_upstream(b, rng);
-        return true;
-      case Phase::done:
-        --left_;
-        if (++served_ == nginx::kKeepaliveRequests) {
-          c_.close(b);
-          return false;
-        }
-        c_.keepalive(b);
-        phase_ = Phase::idle;
-        return true;
-    }
-    return false;
-  }
+  using KeepaliveConn::KeepaliveConn;
 
  private:
-  enum class Phase : std::uint8_t { idle, response, done };
+  friend KeepaliveConn;
 
   // The client's head arrives; its bytes go to a worker to be sent
   // upstream.
-  void arrive(TraceBuilder& b, Rng& rng) {
-    sh_->shapes.request(rng, 3, sh_->head);
-    std::uint32_t r = c_.begin_request(b, rng, sh_->head);
+  void start(TraceBuilder& b, Rng& rng) {
+    std::uint32_t r = begin_request(b, rng, 3);
     b.alloc(0, kUpstream, r);                          // ngx_http_upstream_create
     b.alloc(0, kUpstreamHeaders * nginx::kTableElt, r);  // upstream headers_in list
     sh_->jobs.push_back(b.alloc(0, sh_->head.bytes));
     first_ = true;
-    phase_ = Phase::response;
   }
 
   // One read from upstream. The first carries the response head, whose
   // fields nginx copies into the request pool (ngx_http_proxy_process_header:
   // key, value and lowercase key in one allocation per field).
-  void read_upstream(TraceBuilder& b, Rng& rng) {
+  void advance(TraceBuilder& b, Rng& rng) {
     if (first_) {
       sh_->shapes.response(rng, http::kResponseFields, sh_->head);
       for (const http::Field& f : sh_->head.fields) b.alloc(0, f.name + 1 + f.value + 1 + f.name, c_.request());
@@ -96,16 +69,11 @@ class ProxyConn {
     std::uint32_t n = std::min(left_bytes_, kBuffer);
     sh_->jobs.push_back(b.alloc(0, n));
     left_bytes_ -= n;
-    if (left_bytes_ == 0) phase_ = Phase::done;
+    if (left_bytes_ == 0) request_done();
   }
 
-  Shared* sh_;
-  nginx::Connection c_;
-  std::uint32_t left_;
-  std::uint32_t served_ = 0;
   std::uint32_t left_bytes_ = 0;
   bool first_ = false;
-  Phase phase_ = Phase::idle;
 };
 
 // A worker takes up to `n` jobs and frees their buffers.
@@ -125,15 +93,13 @@ Trace generate(const ModelParams& p) {
   auto worker = [&] { return workers == 0 ? 0 : 1 + next++ % workers; };
   LoopShape s{1, p.connections, p.requests};
   run_event_loops<ProxyConn>(
-      b, rng, s, [&](std::uint32_t, std::uint32_t n) { return ProxyConn(b, sh, n); }, [] { return 1.0; },
+      b, rng, s, [&](std::uint32_t, std::uint32_t n) { return ProxyConn(b, sh, 0, n); }, [] { return 1.0; },
       [&](std::uint32_t) {
         if (!sh.jobs.empty() && rng.chance(kWorkerChance))
           consume(b, sh, worker(), static_cast<std::uint32_t>(rng.between(1, kBatch)));
       });
   while (!sh.jobs.empty()) consume(b, sh, worker(), kBatch);
   nlohmann::json params = {
-      {"requests_per_connection_mean", kRequestsPerConnection},
-      {"keepalive_requests", nginx::kKeepaliveRequests},
       {"io_threads", 1},
       {"buffer", kBuffer},
       {"body_median", kBodyMedian},
