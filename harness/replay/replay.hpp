@@ -123,6 +123,10 @@ class Replayer {
     for (auto& e : edges_) e.store(0, std::memory_order_relaxed);
     sample_every_ = opt.rss_samples ? std::max<std::uint64_t>(1, plan.ops / opt.rss_samples) : UINT64_MAX;
     next_sample_.store(sample_every_);
+    // Each thread looks at the others' progress only every few of its own
+    // batches' worth of ops, not after every batch: reading their counters
+    // pulls their cache lines.
+    check_stride_ = std::max<std::uint64_t>(1, sample_every_ / (4 * std::max<std::size_t>(1, plan.threads.size())));
   }
 
   ReplayResult run() {
@@ -130,7 +134,6 @@ class Replayer {
     r.threads.resize(plan_.threads.size());
     std::atomic<bool> go{false};
     std::vector<std::thread> pool;
-    start_ = ticks();
     for (std::uint32_t th = 0; th < plan_.threads.size(); ++th)
       pool.emplace_back([&, th] {
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
@@ -253,6 +256,7 @@ class Replayer {
     detail::Padded& mine = progress_[th];
     std::int64_t live = 0;
     std::uint64_t done = 0;
+    std::uint64_t next_check = check_stride_;
     std::uint64_t t_begin = ticks();
     std::vector<std::uint32_t> old_sizes(64);
     std::size_t i = 0;
@@ -320,7 +324,10 @@ class Replayer {
       i = j;
       mine.ops.store(done, std::memory_order_relaxed);
       mine.live.store(live, std::memory_order_relaxed);
-      maybe_sample();
+      if (done >= next_check) {
+        next_check = done + check_stride_;
+        maybe_sample();
+      }
     }
     out.wall_ticks = ticks() - t_begin;
     mine.ops.store(done, std::memory_order_relaxed);
@@ -365,6 +372,7 @@ class Replayer {
   std::vector<detail::Padded> progress_;
   std::vector<std::uint64_t> request_ticks_;
   std::uint64_t sample_every_ = 0;
+  std::uint64_t check_stride_ = 1;
   std::atomic<std::uint64_t> next_sample_{0};
   std::uint64_t start_ = 0;
   RssProbe rss_;
