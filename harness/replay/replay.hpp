@@ -12,9 +12,13 @@
 // Waits, signals, think time and touching memory are never timed.
 //
 // Touch. After a batch, the blocks it allocated are written as a server
-// would write them (--touch): `all` (default) writes every byte, as a
-// server fills the buffers it asks for, so RSS reflects the footprint;
-// `first` writes the first 64 bytes (an object's header); `none` nothing.
+// would write them (--touch). `pages` (the default) writes the first 64
+// bytes (an object's header) and one byte in every further page: every
+// page a server would fill becomes resident, so RSS is the footprint that
+// `all` gives, without charging the replay for a memset of every byte
+// (251 MiB for http1-static, more than glibc's own time). `all` writes every
+// byte (cache effects of filling buffers included); `first` writes the first
+// 64 bytes only (large buffers then stay partly unmapped); `none` nothing.
 #pragma once
 
 #include <algorithm>
@@ -34,11 +38,14 @@
 
 namespace alloclab::replay {
 
-enum class Touch { none, first, all };
+enum class Touch { none, first, pages, all };
 
 struct ReplayOptions {
-  Touch touch = Touch::all;
+  Touch touch = Touch::pages;
   std::uint64_t rss_samples = 200;  // points on the RSS timeline
+  // Bytes the process allocator holds for its heap, read at each timeline
+  // point (allocators/general/allocator_stats.hpp); nullptr for none.
+  std::uint64_t (*heap_probe)() = nullptr;
 };
 
 struct TimelinePoint {
@@ -46,6 +53,8 @@ struct TimelinePoint {
   std::uint64_t live_bytes;  // the trace's live bytes at that point
   std::uint64_t rss_bytes;
   double seconds;
+  std::uint64_t heap_bytes;      // the process allocator's heap (0 without a probe)
+  std::uint64_t reserved_bytes;  // the backend's upstream bytes (0 without statistics)
 };
 
 struct ThreadResult {
@@ -55,8 +64,12 @@ struct ThreadResult {
   std::uint64_t ops[kTimedClasses] = {};
   Histogram latency[kTimedClasses];          // sampled, in ns
   std::uint64_t failed = 0;                   // allocations that returned nullptr
+  // Allocations not made because their scope was refused (a backend's limit
+  // returned Scope{} from open_scope: the server would turn the request away).
+  std::uint64_t refused = 0;
   std::uint64_t wall_ticks = 0;               // from the start signal to the last step
   std::uint64_t wait_ticks = 0;               // spent blocked on edges
+  std::uint64_t sampling_ticks = 0;           // spent taking timeline points
 };
 
 struct ReplayResult {
@@ -65,6 +78,13 @@ struct ReplayResult {
   std::vector<TimelinePoint> timeline;
   double wall_seconds = 0;
   std::uint64_t peak_live_bytes = 0;  // seen at the timeline points
+  // Time spent taking timeline points (reading RSS and the allocator's
+  // counters, microseconds each for some allocators): inside wall_seconds,
+  // outside every op's timing. Summed over threads.
+  double sampling_seconds = 0;
+  // The longest thread's wall time less its own sampling time: what
+  // throughput is computed over, so the probes do not count against it.
+  double busy_seconds = 0;
 };
 
 namespace detail {
@@ -72,6 +92,9 @@ namespace detail {
 struct alignas(64) Padded {
   std::atomic<std::uint64_t> ops{0};
   std::atomic<std::int64_t> live{0};
+  // The thread's backend's reserved bytes, published by the thread itself
+  // (a backend that is not thread-safe may only be read by its owner).
+  std::atomic<std::uint64_t> reserved{0};
 };
 
 struct Slot {
@@ -89,8 +112,15 @@ inline bool names_slot(trace::OpKind k) {
 
 inline void touch(void* p, std::size_t n, Touch mode) noexcept {
   if (!p || n == 0 || mode == Touch::none) return;
-  if (mode == Touch::first && n > 64) n = 64;
-  std::memset(p, 0xA5, n);
+  if (mode == Touch::all) {
+    std::memset(p, 0xA5, n);
+    return;
+  }
+  std::memset(p, 0xA5, n < 64 ? n : 64);
+  if (mode == Touch::first) return;
+  constexpr std::size_t kPage = 4096;
+  auto* c = static_cast<volatile char*>(p);
+  for (std::size_t off = kPage - reinterpret_cast<std::uintptr_t>(p) % kPage; off < n; off += kPage) c[off] = char(0xA5);
 }
 
 // Realloc where the backend has none: allocate, copy, free (what realloc
@@ -117,8 +147,12 @@ class Replayer {
   // backends: one shared instance (thread-safe backends) or one per thread.
   Replayer(const Plan& plan, std::vector<B*> backends, const ClockCalibration& clock, ReplayOptions opt)
       : plan_(plan), backends_(std::move(backends)), clock_(clock), opt_(opt),
-        slots_(plan.slot_count), edges_(plan.edge_count), progress_(plan.threads.size()) {
-    if constexpr (ScopedBackend<B>) scopes_.resize(plan.scope_count);
+        slots_(plan.slot_count), edges_(plan.edge_count), progress_(plan.threads.size()),
+        refused_count_(plan.threads.size()) {
+    if constexpr (ScopedBackend<B>) {
+      scopes_.resize(plan.scope_count);
+      refused_.assign(plan.scope_count, 0);
+    }
     request_ticks_.assign(plan.request_count + 1, 0);
     for (auto& e : edges_) e.store(0, std::memory_order_relaxed);
     sample_every_ = opt.rss_samples ? std::max<std::uint64_t>(1, plan.ops / opt.rss_samples) : UINT64_MAX;
@@ -139,6 +173,7 @@ class Replayer {
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
         run_thread(th, r.threads[th]);
       });
+    sample(0);  // the timeline's first point: nothing replayed yet
     start_ = ticks();
     go.store(true, std::memory_order_release);
     for (auto& t : pool) t.join();
@@ -146,6 +181,13 @@ class Replayer {
     r.request_ticks.assign(request_ticks_.begin() + 1, request_ticks_.end());
     sample(r.wall_seconds);
     r.timeline = std::move(timeline_);
+    std::uint64_t busy = 0, sampling = 0;
+    for (const auto& t : r.threads) {
+      busy = std::max(busy, t.wall_ticks - std::min(t.wall_ticks, t.sampling_ticks));
+      sampling += t.sampling_ticks;
+    }
+    r.busy_seconds = static_cast<double>(busy) * clock_.ns_per_tick / 1e9;
+    r.sampling_seconds = static_cast<double>(sampling) * clock_.ns_per_tick / 1e9;
     for (const auto& p : r.timeline) r.peak_live_bytes = std::max(r.peak_live_bytes, p.live_bytes);
     return r;
   }
@@ -159,6 +201,12 @@ class Replayer {
 
  private:
   B& backend(std::uint32_t th) { return *backends_[backends_.size() == 1 ? 0 : th]; }
+
+  // Whether the step's scope was refused by the backend.
+  bool refused(const Step& s) const noexcept {
+    if constexpr (ScopedBackend<B>) return s.scope && refused_[s.scope - 1];
+    return false;
+  }
 
   void* allocate(B& b, const Step& s) noexcept {
     std::size_t align = s.align_log2 ? std::size_t{1} << s.align_log2 : 1;
@@ -184,6 +232,12 @@ class Replayer {
     switch (s.kind) {
       case OpKind::alloc:
         slot.owner = static_cast<std::uint16_t>(th);
+        if (refused(s)) [[unlikely]] {
+          slot.p = nullptr;
+          slot.size = s.b;
+          ++refused_count_[th].n;
+          return true;
+        }
         slot.p = allocate(b, s);
         slot.size = s.b;
         slot.align_log2 = s.align_log2;
@@ -208,6 +262,12 @@ class Replayer {
             return q != nullptr;
           }
         }
+        if (refused(s)) [[unlikely]] {
+          slot.p = nullptr;
+          slot.size = s.b;
+          ++refused_count_[th].n;
+          return true;
+        }
         Step as_alloc = s;
         as_alloc.align_log2 = slot.align_log2;
         q = allocate(b, as_alloc);
@@ -218,12 +278,21 @@ class Replayer {
       }
       case OpKind::open:
         if constexpr (ScopedBackend<B>) {
+          // A scope inside a refused one is refused with it, unasked.
+          if (s.scope && refused_[s.scope - 1]) {
+            refused_[s.a] = 1;
+            return true;
+          }
           scopes_[s.a] = b.open_scope(static_cast<ScopeKind>(plan_.scope_kinds[s.a]),
                                       s.scope ? scopes_[s.scope - 1] : typename B::Scope{});
+          refused_[s.a] = scopes_[s.a] == typename B::Scope{};
         }
         return true;
       case OpKind::close:
-        if constexpr (ScopedBackend<B>) b.close_scope(scopes_[s.a]);
+        if constexpr (ScopedBackend<B>) {
+          if (!refused_[s.a]) b.close_scope(scopes_[s.a]);
+          refused_[s.a] = 0;
+        }
         return true;
       default:
         return true;
@@ -326,11 +395,22 @@ class Replayer {
       mine.live.store(live, std::memory_order_relaxed);
       if (done >= next_check) {
         next_check = done + check_stride_;
-        maybe_sample();
+        publish_reserved(th, mine);
+        out.sampling_ticks += maybe_sample();
       }
     }
     out.wall_ticks = ticks() - t_begin;
+    out.refused = refused_count_[th].n;
+    publish_reserved(th, mine);
     mine.ops.store(done, std::memory_order_relaxed);
+  }
+
+  // One instance per thread: each thread reports its own. One shared
+  // (thread-safe) instance: thread 0 reports it.
+  void publish_reserved(std::uint32_t th, detail::Padded& mine) {
+    if constexpr (HasStats<B>) {
+      if (backends_.size() > 1 || th == 0) mine.reserved.store(backend(th).stats().reserved_bytes, std::memory_order_relaxed);
+    }
   }
 
   void charge(ThreadResult& out, const Step& s, std::uint64_t d, std::uint64_t overhead, std::size_t count) {
@@ -341,25 +421,30 @@ class Replayer {
     if (s.request) request_ticks_[s.request] += net > 0 ? static_cast<std::uint64_t>(net) : 0;
   }
 
-  void maybe_sample() {
+  // Takes a timeline point if one is due; returns the ticks it took.
+  std::uint64_t maybe_sample() {
     std::uint64_t total = 0;
     for (auto& p : progress_) total += p.ops.load(std::memory_order_relaxed);
     std::uint64_t due = next_sample_.load(std::memory_order_relaxed);
-    if (total < due) return;
-    if (!next_sample_.compare_exchange_strong(due, due + sample_every_)) return;
-    sample(static_cast<double>(ticks() - start_) * clock_.ns_per_tick / 1e9);
+    if (total < due) return 0;
+    if (!next_sample_.compare_exchange_strong(due, due + sample_every_)) return 0;
+    std::uint64_t t0 = ticks();
+    sample(static_cast<double>(t0 - start_) * clock_.ns_per_tick / 1e9);
+    return ticks() - t0;
   }
 
   void sample(double seconds) {
-    std::uint64_t total = 0;
+    std::uint64_t total = 0, reserved = 0;
     std::int64_t live = 0;
     for (auto& p : progress_) {
       total += p.ops.load(std::memory_order_relaxed);
       live += p.live.load(std::memory_order_relaxed);
+      reserved += p.reserved.load(std::memory_order_relaxed);
     }
     std::uint64_t rss = rss_.rss_bytes();
+    std::uint64_t heap = opt_.heap_probe ? opt_.heap_probe() : 0;
     std::lock_guard lock(timeline_mutex_);
-    timeline_.push_back({total, live > 0 ? static_cast<std::uint64_t>(live) : 0, rss, seconds});
+    timeline_.push_back({total, live > 0 ? static_cast<std::uint64_t>(live) : 0, rss, seconds, heap, reserved});
   }
 
   const Plan& plan_;
@@ -368,9 +453,14 @@ class Replayer {
   ReplayOptions opt_;
   std::vector<detail::Slot> slots_;
   std::vector<typename detail::ScopeHandle<B>::type> scopes_;
+  std::vector<std::uint8_t> refused_;  // per scope, written by its thread only
   std::vector<std::atomic<std::uint8_t>> edges_;
   std::vector<detail::Padded> progress_;
   std::vector<std::uint64_t> request_ticks_;
+  struct alignas(64) Count {
+    std::uint64_t n = 0;
+  };
+  std::vector<Count> refused_count_;  // per thread
   std::uint64_t sample_every_ = 0;
   std::uint64_t check_stride_ = 1;
   std::atomic<std::uint64_t> next_sample_{0};

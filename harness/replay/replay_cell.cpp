@@ -14,13 +14,19 @@ nlohmann::json stats_json(const BackendStats& s) {
           {"wasted_bytes", s.wasted_bytes}};
 }
 
+nlohmann::json counters_json(const AllocatorCounters& c) {
+  nlohmann::json raw = nlohmann::json::object();
+  for (const auto& [name, v] : c.raw) raw[name] = v;
+  return {{"family", c.family}, {"heap_bytes", c.heap_bytes}, {"allocated_bytes", c.allocated_bytes}, {"raw", raw}};
+}
+
 nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock) {
   using nlohmann::json;
   double tick_ns = clock.ns_per_tick;
   std::int64_t ticks[kTimedClasses] = {};
   std::uint64_t ops[kTimedClasses] = {};
   Histogram latency[kTimedClasses];
-  std::uint64_t failed = 0, wait = 0;
+  std::uint64_t failed = 0, wait = 0, refused = 0;
   json per_thread = json::array();
   for (const auto& t : r.threads) {
     std::uint64_t n = 0;
@@ -31,6 +37,7 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
       n += t.ops[c];
     }
     failed += t.failed;
+    refused += t.refused;
     wait += t.wait_ticks;
     per_thread.push_back({{"ops", n},
                           {"wall_seconds", static_cast<double>(t.wall_ticks) * tick_ns / 1e9},
@@ -51,24 +58,67 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
   Histogram per_request;
   for (auto t : r.request_ticks) per_request.record(static_cast<std::uint64_t>(static_cast<double>(t) * tick_ns));
   json timeline = json::array();
-  for (const auto& p : r.timeline) timeline.push_back({p.ops, p.live_bytes, p.rss_bytes, p.seconds});
+  for (const auto& p : r.timeline)
+    timeline.push_back({p.ops, p.live_bytes, p.rss_bytes, p.seconds, p.heap_bytes, p.reserved_bytes});
   return {
       {"threads", plan.threads.size()},
       {"ops", all_ops},
       {"wall_seconds", r.wall_seconds},
+      {"sampling_seconds", r.sampling_seconds},
+      {"busy_seconds", r.busy_seconds},
       {"allocator_seconds", static_cast<double>(all_ticks) * tick_ns / 1e9},
-      {"ops_per_second", r.wall_seconds > 0 ? static_cast<double>(all_ops) / r.wall_seconds : 0.0},
+      {"ops_per_second", r.busy_seconds > 0 ? static_cast<double>(all_ops) / r.busy_seconds : 0.0},
       {"mean_ns", mean},
       {"ops_by_class", counts},
       {"seconds_by_class", total},
       {"latency_ns", lat},
       {"request_ns", per_request.to_json()},
       {"failed_allocations", failed},
+      {"refused_scope_allocations", refused},
       {"wait_seconds", static_cast<double>(wait) * tick_ns / 1e9},
       {"per_thread", per_thread},
-      {"memory", {{"timeline_columns", {"ops", "live_bytes", "rss_bytes", "seconds"}},
+      {"memory", {{"timeline_columns", {"ops", "live_bytes", "rss_bytes", "seconds", "heap_bytes", "reserved_bytes"}},
                   {"timeline", timeline},
                   {"peak_live_bytes_seen", r.peak_live_bytes}}},
+  };
+}
+
+nlohmann::json fragmentation_json(const ReplayResult& r, std::uint64_t rss_baseline, std::uint64_t heap_baseline,
+                                  std::uint64_t peak_rss) {
+  auto above = [](std::uint64_t v, std::uint64_t base) { return v > base ? v - base : 0; };
+  auto ratio = [](std::uint64_t a, std::uint64_t b) -> nlohmann::json {
+    if (b == 0) return nullptr;
+    return static_cast<double>(a) / static_cast<double>(b);
+  };
+  // The point of peak live bytes (the first, if several), and the peaks.
+  const TimelinePoint* at = nullptr;
+  std::uint64_t peak_heap = 0, peak_reserved = 0;
+  for (const auto& p : r.timeline) {
+    if (!at || p.live_bytes > at->live_bytes) at = &p;
+    peak_heap = std::max(peak_heap, above(p.heap_bytes, heap_baseline));
+    peak_reserved = std::max(peak_reserved, p.reserved_bytes);
+  }
+  if (!at || at->live_bytes == 0) return nullptr;
+  std::uint64_t live = at->live_bytes;
+  std::uint64_t heap = above(at->heap_bytes, heap_baseline);
+  std::uint64_t rss = above(at->rss_bytes, rss_baseline);
+  return {
+      {"peak_live_bytes", live},
+      {"peak_live_seconds", at->seconds},
+      {"heap_at_peak_live_bytes", heap},
+      {"peak_heap_bytes", peak_heap},
+      {"rss_at_peak_live_bytes", rss},
+      {"reserved_at_peak_live_bytes", at->reserved_bytes},
+      {"peak_reserved_bytes", peak_reserved},
+      // Johnstone & Wilson (ISMM 1998): the allocator's memory at the
+      // moment of peak live over peak live, and its peak over peak live.
+      {"heap_at_peak_live_over_live", heap_baseline || at->heap_bytes ? ratio(heap, live) : nullptr},
+      {"peak_heap_over_peak_live", heap_baseline || at->heap_bytes ? ratio(peak_heap, live) : nullptr},
+      // What the OS sees: resident memory over live.
+      {"rss_at_peak_live_over_live", ratio(rss, live)},
+      {"peak_rss_over_peak_live", peak_rss ? ratio(above(peak_rss, rss_baseline), live) : nullptr},
+      // A strategy's own accounting: what it holds from upstream over live.
+      {"reserved_at_peak_live_over_live", peak_reserved ? ratio(at->reserved_bytes, live) : nullptr},
   };
 }
 

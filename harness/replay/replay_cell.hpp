@@ -8,19 +8,26 @@
 #include <vector>
 
 #include "allocators/contract.hpp"
+#include "allocators/general/allocator_stats.hpp"
 #include "allocators/general/library.hpp"
 #include "harness/replay/replay.hpp"
 
 namespace alloclab::replay {
 
 struct CellOptions {
-  Touch touch = Touch::all;
+  Touch touch = Touch::pages;
   std::uint64_t rss_samples = 200;
+  std::uint64_t (*heap_probe)() = nullptr;  // see ReplayOptions
 };
 
 // The figures of one replay as JSON (results/SCHEMA.md, "replay").
 nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock);
+// Footprint ratios from the timeline (results/SCHEMA.md, "fragmentation"):
+// memory is counted above what the process held when the replay began.
+nlohmann::json fragmentation_json(const ReplayResult& r, std::uint64_t rss_baseline, std::uint64_t heap_baseline,
+                                  std::uint64_t peak_rss);
 nlohmann::json stats_json(const BackendStats& s);
+nlohmann::json counters_json(const AllocatorCounters& c);
 
 // Why backend B cannot replay the plan, or "" if it can: a backend that is
 // not thread-safe gets one instance per thread, so a block it serves must
@@ -52,15 +59,18 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   }
   RssProbe rss;
   ReplayResult r;
-  std::uint64_t baseline = 0, peak = 0, end = 0;
+  std::uint64_t baseline = 0, peak = 0, end = 0, heap_baseline = 0;
   BackendStats stats;
+  AllocatorCounters after_replay;
   {
-    Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples});
+    Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples, o.heap_probe});
     baseline = rss.rss_bytes();
+    heap_baseline = o.heap_probe ? o.heap_probe() : 0;
     bool peak_reset = reset_peak_rss();
     r = replayer.run();
     end = rss.rss_bytes();
     peak = peak_reset ? peak_rss_bytes() : 0;
+    after_replay = read_allocator_counters();
     if constexpr (HasStats<B>) {
       for (B* b : backends) {
         BackendStats s = b->stats();
@@ -81,6 +91,7 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   }
   release_free_memory();
   std::uint64_t floor = rss.rss_bytes();
+  AllocatorCounters after_release = read_allocator_counters();
   owned.clear();
 
   out = replay_json(plan, r, clock);
@@ -90,6 +101,12 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   m["peak_rss_bytes"] = peak;
   m["end_rss_bytes"] = end;
   m["floor_rss_bytes"] = floor;
+  m["heap_baseline_bytes"] = heap_baseline;
+  out["fragmentation"] = fragmentation_json(r, baseline, heap_baseline, peak);
+  // The process allocator's own counters at the end of the replay (blocks
+  // the trace never freed still live) and after the forced release.
+  out["allocator"] = {{"after_replay", counters_json(after_replay)},
+                      {"after_release", counters_json(after_release)}};
   if constexpr (HasStats<B>) out["backend_stats"] = stats_json(stats);
   return out;
 }
