@@ -70,6 +70,8 @@ std::string WorkerOutcome::describe() const {
       return "wrote more output than allowed; killed";
     case Status::spawn_failed:
       return "could not start worker: " + err;
+    case Status::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -135,15 +137,21 @@ WorkerOutcome run_worker(const WorkerRequest& request) {
   ::close(err_pipe[1]);
   int out_fd = out_pipe[0], err_fd = err_pipe[0];
 
-  bool timed_out = false, overflow = false;
+  bool timed_out = false, overflow = false, cancelled = false;
   auto deadline = start + request.timeout;
+  auto cancel_requested = [&] { return request.cancel && request.cancel->load(std::memory_order_relaxed); };
   while (out_fd >= 0 || err_fd >= 0) {
     auto now = std::chrono::steady_clock::now();
     if (now >= deadline) {
       timed_out = true;
       break;
     }
+    if (cancel_requested()) {
+      cancelled = true;
+      break;
+    }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+    if (request.cancel) left = std::min<long long>(left, 200);
     pollfd fds[2];
     int n = 0;
     if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
@@ -166,16 +174,20 @@ WorkerOutcome run_worker(const WorkerRequest& request) {
   // The child may have closed its output and still be running: keep the
   // deadline while waiting for it.
   int status = 0;
-  while (!timed_out && !overflow) {
+  while (!timed_out && !overflow && !cancelled) {
     pid_t r = ::waitpid(pid, &status, WNOHANG);
     if (r == pid || (r < 0 && errno != EINTR)) break;
     if (std::chrono::steady_clock::now() >= deadline) {
       timed_out = true;
       break;
     }
+    if (cancel_requested()) {
+      cancelled = true;
+      break;
+    }
     ::usleep(1000);
   }
-  if (timed_out || overflow) {
+  if (timed_out || overflow || cancelled) {
     ::kill(-pid, SIGKILL);
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -184,7 +196,9 @@ WorkerOutcome run_worker(const WorkerRequest& request) {
   ::kill(-pid, SIGKILL);
   outcome.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (timed_out) {
+  if (cancelled) {
+    outcome.status = WorkerOutcome::Status::cancelled;
+  } else if (timed_out) {
     outcome.status = WorkerOutcome::Status::timed_out;
   } else if (overflow) {
     outcome.status = WorkerOutcome::Status::output_overflow;

@@ -5,6 +5,7 @@
 // orchestrator's death. run_worker() never throws for a misbehaving child.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -25,10 +26,13 @@ struct WorkerRequest {
   std::uint64_t memory_limit_bytes = 0;
   // Output beyond this is dropped and the child is killed.
   std::size_t max_stdout_bytes = 256u << 20;
+  // When set and it becomes true (a signal handler's flag), the child is
+  // killed within 200 ms and the outcome is `cancelled`.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct WorkerOutcome {
-  enum class Status { exited, signaled, timed_out, output_overflow, spawn_failed };
+  enum class Status { exited, signaled, timed_out, output_overflow, spawn_failed, cancelled };
   Status status = Status::spawn_failed;
   int exit_code = -1;  // valid when status == exited
   int signal = 0;      // valid when status == signaled

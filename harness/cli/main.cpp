@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   add_list_command(app, ctx);
   add_smoke_command(app, ctx);
   add_trace_command(app, ctx);
+  add_run_command(app, ctx);
+  add_merge_command(app, ctx);
+  add_export_command(app, ctx);
 
   // Name an unknown command outright (CLI11 would only say one is required).
   if (argc > 1 && argv[1][0] != '-') {

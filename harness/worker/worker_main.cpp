@@ -3,7 +3,7 @@
 // The orchestrator starts it with the backend's general allocator preloaded:
 //   alloclab-worker --spec CANONICAL_SPEC --task probe|smoke [--rounds N]
 //   alloclab-worker --spec CANONICAL_SPEC --task replay --trace FILE
-//                   [--touch all|first|none] [--sample N] [--seed N]
+//                   [--touch pages|all|first|none] [--sample N] [--seed N]
 // (--spec null replays against the null backend: the harness's own cost.)
 // It first checks that the allocator answering malloc is the one the spec
 // names and refuses (exit 4) otherwise, then runs the task and prints one
@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "allocators/general/allocator_stats.hpp"
 #include "allocators/general/library.hpp"
 #include "allocators/registry.hpp"
 #include "allocators/spec.hpp"
@@ -79,10 +80,13 @@ std::string run_smoke(B& backend, std::uint64_t rounds, json& out) {
 
 struct ReplayArgs {
   std::string trace;
-  replay::Touch touch = replay::Touch::all;
+  replay::Touch touch = replay::Touch::pages;
   std::uint32_t sample = 16;
   std::uint64_t seed = 1;
 };
+
+// The timeline's allocator column: the process allocator's heap bytes.
+std::uint64_t heap_bytes_now() { return read_allocator_counters().heap_bytes; }
 
 json clock_json(const replay::ClockCalibration& c) {
   return {{"ns_per_tick", c.ns_per_tick},
@@ -105,6 +109,7 @@ void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
   replay::ClockCalibration clock = replay::calibrate();
   replay::CellOptions o;
   o.touch = a.touch;
+  o.heap_probe = heap_bytes_now;
   json r;
   if (!spec) {
     r = replay::replay_cell<replay::NullBackend>([] { return std::make_unique<replay::NullBackend>(); }, plan, o, clock);
@@ -141,9 +146,10 @@ int main(int argc, char** argv) {
     else if (a == "--touch") {
       std::string v = value();
       if (v == "all") replay_args.touch = replay::Touch::all;
+      else if (v == "pages") replay_args.touch = replay::Touch::pages;
       else if (v == "first") replay_args.touch = replay::Touch::first;
       else if (v == "none") replay_args.touch = replay::Touch::none;
-      else fail(worker_exit::kBadInput, "--touch must be all, first or none");
+      else fail(worker_exit::kBadInput, "--touch must be pages, all, first or none");
     }
     else fail(worker_exit::kBadInput, "unknown argument '" + std::string(a) + "'");
   }

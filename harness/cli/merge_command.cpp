@@ -1,0 +1,47 @@
+// alloclab merge -o OUT FILE...: joins the shards of one run.
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "harness/cli/cli.hpp"
+#include "harness/run/merge.hpp"
+
+namespace alloclab::cli {
+
+void add_merge_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("merge", "Join results files of one run (its --shard slices) into one");
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto output = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  cmd->add_option("files", *files, "Results files written by alloclab run with the same configuration")
+      ->required()
+      ->type_name("FILE...");
+  cmd->add_option("-o,--output", *output, "Merged results file")->required()->type_name("FILE");
+  cmd->add_flag("--force", *force, "Overwrite an existing output file");
+  cmd->footer(
+      "Every file must come from the same configuration; a cell may appear in only one of them. The merged\n"
+      "file is a whole run (shard 1/1): alloclab run --resume -o OUT runs any cells the slices lacked.\n"
+      "Exit status: 0 merged, 2 bad input (unreadable file, another configuration, a cell twice).");
+  cmd->callback([&ctx, files, output, force] {
+    ctx.action = [files, output, force] {
+      if (!*force && std::find(files->begin(), files->end(), *output) == files->end() &&
+          ::access(output->c_str(), F_OK) == 0) {
+        std::cerr << "alloclab: " << *output << " exists; --force overwrites it\n";
+        return kExitBadInput;
+      }
+      try {
+        run::Results merged = run::merge_results(*files);
+        merged.write(*output);
+        std::cerr << "alloclab: " << merged.cells.size() << " of " << merged.total_cells << " cells from "
+                  << files->size() << " files -> " << *output << '\n';
+        return kExitOk;
+      } catch (const run::ResultsError& e) {
+        std::cerr << "alloclab: " << e.what() << '\n';
+        return kExitBadInput;
+      }
+    };
+  });
+}
+
+}  // namespace alloclab::cli

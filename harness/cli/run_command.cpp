@@ -1,0 +1,214 @@
+// alloclab run: the measuring command. Expands a suite (or the lists given)
+// into cells, runs each in a fresh worker and writes results JSON after
+// every cell (results/SCHEMA.md).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "harness/backend_check.hpp"
+#include "harness/cli/cli.hpp"
+#include "harness/run/results.hpp"
+#include "harness/run/runner.hpp"
+#include "workloads/models/model.hpp"
+#include "workloads/trace_file.hpp"
+
+namespace alloclab::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string suite = "default";
+  bool quick = false;
+  std::string backends, workloads, threads;
+  std::vector<std::string> traces;
+  std::uint32_t reps = 0;
+  std::uint64_t seed = 1;
+  std::uint32_t requests = 0;
+  std::string touch = "pages";
+  std::uint32_t sample = 16;
+  double timeout_s = 120;
+  std::string memory_limit;
+  std::string output = "results.json";
+  std::string shard = "1/1";
+  bool resume = false, force = false, quiet = false, dry_run = false;
+};
+
+std::uint64_t parse_size(const std::string& text) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw SpecError("--memory-limit: '" + text + "' is not a size (e.g. 8G, 512M, 0 for none)");
+  }
+  std::string unit = text.substr(used);
+  double mult = unit.empty() || unit == "B" ? 1 : unit == "K" ? 1 << 10 : unit == "M" ? 1 << 20
+              : unit == "G" ? double(1 << 30) : -1;
+  if (mult < 0 || v < 0) throw SpecError("--memory-limit: '" + text + "' is not a size (e.g. 8G, 512M, 0 for none)");
+  return static_cast<std::uint64_t>(v * mult);
+}
+
+// Without --memory-limit: three quarters of the machine's memory, so a
+// runaway allocator fails its own mallocs instead of taking the machine
+// down. Sanitizer builds reserve terabytes of address space: no limit.
+std::uint64_t default_memory_limit() {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;
+#else
+  long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return 0;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) / 4 * 3;
+#endif
+}
+
+run::RunOptions make_options(Context& ctx, const RunArgs& a) {
+  run::RunOptions o;
+  run::RunConfig& c = o.config;
+  std::string suite_name = a.quick ? "quick" : a.suite;
+  const run::Suite* suite = run::find_suite(suite_name);
+  if (!suite) throw SpecError("unknown suite '" + suite_name + "'; suites: " + run::suite_names());
+  c.suite = suite->name;
+
+  if (a.backends.empty()) {
+    c.backends = run::default_backends();
+  } else {
+    for (const auto& item : split_list(a.backends)) {
+      std::string canonical = item == "null" ? "null" : parse_backend_spec(item, ctx.externals()).canonical();
+      if (std::find(c.backends.begin(), c.backends.end(), canonical) == c.backends.end())
+        c.backends.push_back(canonical);
+    }
+    if (c.backends.empty()) throw SpecError("--backends is empty; valid: null, " + backend_choices(ctx.externals()));
+  }
+  for (const auto& b : c.backends)
+    if (b != "null") check_backend(parse_backend_spec(b));
+
+  std::vector<std::string> model_list;
+  if (!a.workloads.empty()) model_list = split_list(a.workloads);
+  else if (a.traces.empty())
+    for (const auto& m : trace::models()) model_list.emplace_back(m.name);
+  for (const auto& name : model_list) {
+    const trace::Model* m = trace::find_model(name);
+    if (!m) throw SpecError("unknown workload '" + name + "'; models: " + trace::model_names());
+    run::WorkloadSpec w;
+    w.name = w.model = name;
+    w.requests = a.requests ? a.requests : m->default_requests / suite->request_divisor;
+    c.workloads.push_back(w);
+  }
+  for (const auto& path : a.traces) {
+    trace::Trace t = trace::read_trace(path);  // a malformed file stops the run here (exit 2)
+    run::WorkloadSpec w;
+    w.path = std::filesystem::absolute(path).string();
+    w.name = "trace:" + std::filesystem::path(path).stem().string();
+    w.file_threads = static_cast<std::uint32_t>(t.threads.size());
+    for (const auto& other : c.workloads)
+      if (other.name == w.name) throw SpecError("two workloads are named " + w.name + "; rename one trace file");
+    c.workloads.push_back(w);
+  }
+  if (!a.threads.empty()) {
+    for (const auto& item : split_list(a.threads)) {
+      char* end = nullptr;
+      unsigned long t = std::strtoul(item.c_str(), &end, 10);
+      if (*end != '\0' || t == 0 || t > trace::kMaxThreads)
+        throw SpecError("--threads: '" + item + "' is not a thread count (1.." + std::to_string(trace::kMaxThreads) + ")");
+      if (std::find(c.threads.begin(), c.threads.end(), t) == c.threads.end()) c.threads.push_back(static_cast<std::uint32_t>(t));
+    }
+    std::sort(c.threads.begin(), c.threads.end());
+  } else {
+    c.threads = suite->threads;
+  }
+  c.reps = a.reps ? a.reps : suite->reps;
+  c.seed = a.seed;
+  c.touch = a.touch;
+  c.sample_one_in = a.sample;
+  c.timeout_seconds = a.timeout_s;
+  c.memory_limit_bytes = a.memory_limit.empty() ? default_memory_limit() : parse_size(a.memory_limit);
+
+  unsigned k = 0, n = 0;
+  char tail = 0;
+  if (std::sscanf(a.shard.c_str(), "%u/%u%c", &k, &n, &tail) != 2 || n == 0 || k == 0 || k > n)
+    throw SpecError("--shard: '" + a.shard + "' is not K/N with 1 <= K <= N");
+  o.shard_index = k;
+  o.shard_count = n;
+  o.output = a.output;
+  o.resume = a.resume;
+  o.force = a.force;
+  o.quiet = a.quiet;
+  return o;
+}
+
+int run_command(Context& ctx, const RunArgs& a) {
+  run::RunOptions o = make_options(ctx, a);
+  if (a.dry_run) {
+    auto all = run::plan_cells(o.config);
+    auto mine = run::shard_cells(all, o.shard_index, o.shard_count);
+    std::cout << o.config.to_json().dump(2) << '\n'
+              << mine.size() << " cells (of " << all.size() << " in the whole run)\n";
+    return kExitOk;
+  }
+  try {
+    return run::execute_run(o);
+  } catch (const run::RunError& e) {
+    std::cerr << "alloclab: " << e.what() << '\n';
+    return kExitBadInput;
+  }
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("run", "Replay workloads against backends, one worker process per cell; write results JSON");
+  auto a = std::make_shared<RunArgs>();
+  std::string suites_help = "Suite: ";
+  for (const auto& s : run::suites()) suites_help += std::string("\n  ") + s.name + ": " + s.description;
+  cmd->add_option("--suite", a->suite, suites_help)->type_name("NAME");
+  cmd->add_flag("--quick", a->quick, "The quick suite (under a minute): same as --suite quick");
+  cmd->add_option("--backends", a->backends,
+                  "Comma-separated backends (default: null, every general allocator, every strategy over glibc); "
+                  "null measures the harness's own cost")
+      ->type_name("LIST");
+  cmd->add_option("--workloads", a->workloads, "Comma-separated models (default: all five, unless --trace is given)")
+      ->type_name("LIST");
+  cmd->add_option("--trace", a->traces, "Trace files to replay as workloads (each keeps its own thread count)")
+      ->type_name("FILE...");
+  cmd->add_option("--threads", a->threads, "Comma-separated thread counts for the models (default: the suite's)")
+      ->type_name("LIST");
+  cmd->add_option("--reps", a->reps, "Repetitions per cell (default: the suite's)")->check(CLI::Range(1u, 1000u));
+  cmd->add_option("--seed", a->seed, "Seed for the traces, the cell order and the sampled ops")->capture_default_str();
+  cmd->add_option("--requests", a->requests, "Requests per model trace (default: the model's, scaled by the suite)")
+      ->check(CLI::Range(1u, 100000000u));
+  cmd->add_option("--touch", a->touch,
+                  "How replay writes allocated blocks: pages (64 bytes and one byte per further page, so every page a "
+                  "server fills is resident and RSS is the footprint), all (every byte), first (64 bytes), none")
+      ->check(CLI::IsMember({"pages", "all", "first", "none"}))
+      ->capture_default_str();
+  cmd->add_option("--sample", a->sample, "Time 1 op in N alone for the latency percentiles")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  cmd->add_option("--timeout", a->timeout_s, "Seconds before a cell's worker counts as hung")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--memory-limit", a->memory_limit,
+                  "Address-space limit per worker, e.g. 8G; 0 for none (default: 3/4 of RAM)")
+      ->type_name("SIZE");
+  cmd->add_option("-o,--output", a->output, "Results file, rewritten atomically after every cell")
+      ->type_name("FILE")
+      ->capture_default_str();
+  cmd->add_flag("--resume", a->resume, "Continue the results file, skipping the cells it holds");
+  cmd->add_flag("--force", a->force, "Overwrite an existing results file");
+  cmd->add_option("--shard", a->shard, "Run slice K of N of the cells (alloclab merge joins the slices)")
+      ->type_name("K/N");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
+  cmd->add_flag("--dry-run", a->dry_run, "Print the configuration and the cell count; run nothing");
+  cmd->footer(
+      "Each cell (backend x workload x threads x repetition) runs in a fresh alloclab-worker with the backend's\n"
+      "allocator preloaded; cells are shuffled by --seed. A worker that crashes, hangs or runs out of memory is\n"
+      "recorded as a failed cell and the run goes on. Progress goes to stderr.\n"
+      "Exit status: 0 every cell ok (or unsupported by its backend), 2 bad input, 3 some cells failed,\n"
+      "130 interrupted (finished cells kept; --resume continues).");
+  cmd->callback([&ctx, a] { ctx.action = [&ctx, a] { return run_command(ctx, *a); }; });
+}
+
+}  // namespace alloclab::cli

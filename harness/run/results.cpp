@@ -1,0 +1,238 @@
+#include "harness/run/results.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "workloads/atomic_file.hpp"
+
+namespace alloclab::run {
+
+using nlohmann::json;
+
+namespace {
+
+void put(std::map<std::string, double>& m, const std::string& key, const json& v) {
+  if (v.is_number()) m[key] = v.get<double>();
+}
+
+// The figures a summary spreads over repetitions, by flat name.
+std::map<std::string, double> extract_metrics(const json& r) {
+  std::map<std::string, double> m;
+  put(m, "ops_per_second", r.value("ops_per_second", json()));
+  put(m, "wall_seconds", r.value("wall_seconds", json()));
+  put(m, "allocator_seconds", r.value("allocator_seconds", json()));
+  put(m, "failed_allocations", r.value("failed_allocations", json()));
+  if (r.contains("ops_by_class")) {
+    for (const auto& [cls, n] : r["ops_by_class"].items()) {
+      if (!n.is_number() || n.get<double>() == 0) continue;
+      put(m, cls + "_mean_ns", r["mean_ns"].value(cls, json()));
+      const json& h = r["latency_ns"].value(cls, json::object());
+      if (h.value("count", 0) == 0) continue;
+      for (const char* q : {"p50", "p90", "p99", "p999", "max"}) put(m, cls + "_" + q + "_ns", h.value(q, json()));
+    }
+  }
+  if (r.contains("request_ns") && r["request_ns"].value("count", 0) > 0)
+    for (const char* q : {"p50", "p90", "p99", "p999", "max"}) put(m, std::string("request_") + q + "_ns", r["request_ns"].value(q, json()));
+  if (r.contains("memory")) {
+    const json& mem = r["memory"];
+    put(m, "peak_rss_bytes", mem.value("peak_rss_bytes", json()));
+    put(m, "floor_rss_bytes", mem.value("floor_rss_bytes", json()));
+    put(m, "end_rss_bytes", mem.value("end_rss_bytes", json()));
+    double base = mem.value("baseline_rss_bytes", 0.0), peak = mem.value("peak_rss_bytes", 0.0);
+    if (peak > 0) m["peak_rss_growth_bytes"] = std::max(0.0, peak - base);
+  }
+  if (r.contains("fragmentation") && r["fragmentation"].is_object())
+    for (const auto& [k, v] : r["fragmentation"].items()) put(m, k, v);
+  if (r.contains("clock")) {
+    put(m, "timer_overhead_ns", r["clock"].value("overhead_ns", json()));
+    put(m, "timer_resolution_ns", r["clock"].value("resolution_ns", json()));
+  }
+  return m;
+}
+
+}  // namespace
+
+CellRecord make_record(const json& cell) {
+  CellRecord c;
+  c.id = cell.at("id").get<std::string>();
+  c.backend = cell.at("backend").get<std::string>();
+  c.workload = cell.at("workload").get<std::string>();
+  c.threads = cell.at("threads").get<std::uint32_t>();
+  c.rep = cell.at("rep").get<std::uint32_t>();
+  c.order = cell.value("order", 0u);
+  c.status = cell.at("status").get<std::string>();
+  if (c.status == "ok" && cell.contains("replay")) c.metrics = extract_metrics(cell["replay"]);
+  c.text = cell.dump();
+  return c;
+}
+
+bool Results::has(const std::string& id) const {
+  return std::any_of(cells.begin(), cells.end(), [&](const CellRecord& c) { return c.id == id; });
+}
+
+void Results::add(const json& cell) { cells.push_back(make_record(cell)); }
+
+std::uint64_t Results::failed() const {
+  return static_cast<std::uint64_t>(
+      std::count_if(cells.begin(), cells.end(), [](const CellRecord& c) { return c.status == "failed"; }));
+}
+
+std::string Results::serialize() const {
+  json failures = json::array();
+  std::uint64_t ok = 0, unsupported = 0;
+  for (const auto& c : cells) {
+    if (c.status == "ok") ++ok;
+    if (c.status == "unsupported") ++unsupported;
+    if (c.status != "failed") continue;
+    json cell = json::parse(c.text);
+    failures.push_back({{"id", c.id}, {"failure", cell.value("failure", json::object())}});
+  }
+  unsigned cores = context.value("cores", 0u);
+  json head = {
+      {"format", kResultsFormat},
+      {"version", kResultsVersion},
+      {"context", context},
+      {"config", config},
+      {"shard", {{"index", shard_index}, {"count", shard_count}}},
+      {"total_cells", total_cells},
+      {"shard_cells", shard_cells},
+      {"cells_done", cells.size()},
+      {"cells_ok", ok},
+      {"cells_unsupported", unsupported},
+      {"cells_failed", failures.size()},
+      {"workloads", workloads},
+      {"summaries", summaries(cells)},
+      {"scaling", scaling(cells, cores)},
+      {"failures", failures},
+  };
+  if (!merged_from.empty()) head["merged_from"] = merged_from;
+  std::string out = head.dump();
+  out.pop_back();  // the closing brace: the cells follow
+  out += ",\"cells\":[";
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i) out += ",\n";
+    out += cells[i].text;
+  }
+  out += "]}\n";
+  return out;
+}
+
+void Results::write(const std::string& path) const { write_atomically(path, serialize()); }
+
+Results Results::read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ResultsError(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  json doc = json::parse(ss.str(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) throw ResultsError(path + ": not JSON (a truncated or foreign file?)");
+  if (doc.value("format", "") != kResultsFormat)
+    throw ResultsError(path + ": not an alloclab results file (format is not \"" + kResultsFormat + "\")");
+  if (doc.value("version", 0) != kResultsVersion)
+    throw ResultsError(path + ": results version " + doc.value("version", json()).dump() + ", this alloclab reads " +
+                       std::to_string(kResultsVersion));
+  Results r;
+  try {
+    r.context = doc.at("context");
+    r.config = doc.at("config");
+    r.workloads = doc.value("workloads", json::object());
+    r.shard_index = doc.at("shard").at("index").get<std::uint32_t>();
+    r.shard_count = doc.at("shard").at("count").get<std::uint32_t>();
+    r.total_cells = doc.at("total_cells").get<std::uint64_t>();
+    r.shard_cells = doc.at("shard_cells").get<std::uint64_t>();
+    if (doc.contains("merged_from")) r.merged_from = doc["merged_from"].get<std::vector<std::string>>();
+    std::set<std::string> seen;
+    for (const auto& cell : doc.at("cells")) {
+      CellRecord rec = make_record(cell);
+      if (!seen.insert(rec.id).second) throw ResultsError(path + ": cell " + rec.id + " appears twice");
+      r.cells.push_back(std::move(rec));
+    }
+  } catch (const json::exception& e) {
+    throw ResultsError(path + ": malformed results: " + e.what());
+  }
+  return r;
+}
+
+Spread spread(std::vector<double> v) {
+  Spread s;
+  s.n = v.size();
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) {
+    double pos = q * static_cast<double>(v.size() - 1);
+    std::size_t lo = static_cast<std::size_t>(pos);
+    std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+  };
+  s.median = at(0.5);
+  s.q1 = at(0.25);
+  s.q3 = at(0.75);
+  s.min = v.front();
+  s.max = v.back();
+  return s;
+}
+
+namespace {
+
+struct GroupKey {
+  std::string backend, workload;
+  std::uint32_t threads;
+  auto operator<=>(const GroupKey&) const = default;
+};
+
+}  // namespace
+
+json summaries(const std::vector<CellRecord>& cells) {
+  std::map<GroupKey, std::vector<const CellRecord*>> groups;
+  for (const auto& c : cells) groups[{c.backend, c.workload, c.threads}].push_back(&c);
+  json out = json::array();
+  for (const auto& [key, members] : groups) {
+    std::map<std::string, std::vector<double>> values;
+    json status = {{"ok", 0}, {"unsupported", 0}, {"failed", 0}};
+    for (const CellRecord* c : members) {
+      status[c->status] = status.value(c->status, 0) + 1;
+      for (const auto& [name, v] : c->metrics) values[name].push_back(v);
+    }
+    json metrics = json::object();
+    for (auto& [name, v] : values) {
+      Spread s = spread(v);
+      metrics[name] = {{"n", s.n}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"iqr", s.iqr()},
+                       {"min", s.min}, {"max", s.max}};
+    }
+    out.push_back({{"backend", key.backend}, {"workload", key.workload}, {"threads", key.threads},
+                   {"cells", status}, {"metrics", metrics}});
+  }
+  return out;
+}
+
+json scaling(const std::vector<CellRecord>& cells, unsigned cores) {
+  std::map<std::pair<std::string, std::string>, std::map<std::uint32_t, std::vector<double>>> by;
+  for (const auto& c : cells) {
+    auto it = c.metrics.find("ops_per_second");
+    if (c.status == "ok" && it != c.metrics.end()) by[{c.backend, c.workload}][c.threads].push_back(it->second);
+  }
+  json out = json::array();
+  for (const auto& [key, per_threads] : by) {
+    auto one = per_threads.find(1);
+    double base = one != per_threads.end() ? spread(one->second).median : 0;
+    json points = json::array();
+    for (const auto& [t, v] : per_threads) {
+      double median = spread(v).median;
+      json p = {{"threads", t}, {"ops_per_second", median}, {"oversubscribed", cores && t > cores}};
+      if (base > 0) {
+        p["speedup"] = median / base;
+        p["efficiency"] = median / base / t;
+      } else {
+        p["speedup"] = nullptr;
+        p["efficiency"] = nullptr;
+      }
+      points.push_back(p);
+    }
+    out.push_back({{"backend", key.first}, {"workload", key.second}, {"points", points}});
+  }
+  return out;
+}
+
+}  // namespace alloclab::run

@@ -1,0 +1,114 @@
+#include "harness/run/run_plan.hpp"
+
+#include <algorithm>
+
+#include "allocators/registry.hpp"
+#include "workloads/rng.hpp"
+
+namespace alloclab::run {
+
+nlohmann::json RunConfig::to_json() const {
+  nlohmann::json w = nlohmann::json::array();
+  for (const auto& x : workloads) {
+    nlohmann::json o = {{"name", x.name}};
+    if (x.is_file()) {
+      o["path"] = x.path;
+      o["threads"] = x.file_threads;
+    } else {
+      o["model"] = x.model;
+      o["requests"] = x.requests;
+    }
+    w.push_back(o);
+  }
+  return {{"suite", suite},       {"backends", backends},
+          {"workloads", w},       {"threads", threads},
+          {"reps", reps},         {"seed", seed},
+          {"touch", touch},       {"sample_one_in", sample_one_in},
+          {"timeout_seconds", timeout_seconds}, {"memory_limit_bytes", memory_limit_bytes}};
+}
+
+RunConfig RunConfig::from_json(const nlohmann::json& j) {
+  RunConfig c;
+  c.suite = j.at("suite").get<std::string>();
+  c.backends = j.at("backends").get<std::vector<std::string>>();
+  for (const auto& o : j.at("workloads")) {
+    WorkloadSpec w;
+    w.name = o.at("name").get<std::string>();
+    if (o.contains("path")) {
+      w.path = o.at("path").get<std::string>();
+      w.file_threads = o.at("threads").get<std::uint32_t>();
+    } else {
+      w.model = o.at("model").get<std::string>();
+      w.requests = o.at("requests").get<std::uint32_t>();
+    }
+    c.workloads.push_back(std::move(w));
+  }
+  c.threads = j.at("threads").get<std::vector<std::uint32_t>>();
+  c.reps = j.at("reps").get<std::uint32_t>();
+  c.seed = j.at("seed").get<std::uint64_t>();
+  c.touch = j.at("touch").get<std::string>();
+  c.sample_one_in = j.at("sample_one_in").get<std::uint32_t>();
+  c.timeout_seconds = j.at("timeout_seconds").get<double>();
+  c.memory_limit_bytes = j.at("memory_limit_bytes").get<std::uint64_t>();
+  return c;
+}
+
+const std::vector<Suite>& suites() {
+  static const std::vector<Suite> all = {
+      {"default", "every backend x the five models x threads 1,2 x 5 repetitions", 5, {1, 2}, 1},
+      {"quick", "every backend x the five models (a quarter of their requests) x threads 1,2 x 1 repetition", 1,
+       {1, 2}, 4},
+  };
+  return all;
+}
+
+const Suite* find_suite(const std::string& name) {
+  for (const auto& s : suites())
+    if (name == s.name) return &s;
+  return nullptr;
+}
+
+std::string suite_names() {
+  std::string s;
+  for (const auto& x : suites()) s += (s.empty() ? "" : ", ") + std::string(x.name);
+  return s;
+}
+
+std::vector<std::string> default_backends() {
+  std::vector<std::string> out = {"null"};
+  std::vector<std::string> strategies;
+  for_each_registration([&](const auto& reg) {
+    if (reg.is_general()) out.emplace_back(reg.name);
+    else strategies.push_back(std::string(reg.name) + "@glibc");
+  });
+  out.insert(out.end(), strategies.begin(), strategies.end());
+  return out;
+}
+
+std::string Cell::id() const {
+  return backend + "|" + workload + "|t" + std::to_string(threads) + "|r" + std::to_string(rep);
+}
+
+std::vector<Cell> plan_cells(const RunConfig& config) {
+  std::vector<Cell> cells;
+  for (const auto& w : config.workloads) {
+    std::vector<std::uint32_t> counts = w.is_file() ? std::vector<std::uint32_t>{w.file_threads} : config.threads;
+    for (std::uint32_t t : counts)
+      for (const auto& b : config.backends)
+        for (std::uint32_t r = 0; r < config.reps; ++r) cells.push_back({b, w.name, t, r, 0});
+  }
+  // Fisher-Yates with the project's own generator: the same seed gives the
+  // same order on every machine and standard library.
+  trace::Rng rng(config.seed ^ 0x6a09e667f3bcc909ULL);
+  for (std::size_t i = cells.size(); i > 1; --i) std::swap(cells[i - 1], cells[rng.between(0, i - 1)]);
+  for (std::size_t i = 0; i < cells.size(); ++i) cells[i].order = static_cast<std::uint32_t>(i);
+  return cells;
+}
+
+std::vector<Cell> shard_cells(const std::vector<Cell>& all, std::uint32_t k, std::uint32_t n) {
+  std::vector<Cell> out;
+  for (std::size_t i = k - 1; i < all.size(); i += n) out.push_back(all[i]);
+  return out;
+}
+
+}  // namespace alloclab::run

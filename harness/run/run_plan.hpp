@@ -1,0 +1,77 @@
+// What a run measures: the configuration (backends x workloads x thread
+// counts x repetitions), the named suites, and the cells it expands into.
+//
+// Cells are interleaved and their order shuffled by the seed, so a slow
+// drift of the machine (a neighbour, thermal state) spreads over every
+// backend instead of landing on one. --shard K/N keeps every N-th cell of
+// that order, so N shards together hold exactly the whole run.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace alloclab::run {
+
+// A workload: a model generated for each thread count, or a trace file
+// (whose thread count is its own).
+struct WorkloadSpec {
+  std::string name;      // "http-api", or "trace:FILE-STEM" for a file
+  std::string model;     // set for a model
+  std::string path;      // set for a file (absolute)
+  std::uint32_t requests = 0;       // a model's request count; 0 for its default
+  std::uint32_t file_threads = 0;   // a file's thread count (read from it)
+  bool is_file() const { return !path.empty(); }
+};
+
+struct RunConfig {
+  std::string suite;                  // the suite it started from ("custom" if none)
+  std::vector<std::string> backends;  // canonical specs, or "null"
+  std::vector<WorkloadSpec> workloads;
+  std::vector<std::uint32_t> threads;  // for model workloads
+  std::uint32_t reps = 5;
+  std::uint64_t seed = 1;
+  std::string touch = "pages";
+  std::uint32_t sample_one_in = 16;
+  double timeout_seconds = 120;
+  std::uint64_t memory_limit_bytes = 0;  // RLIMIT_AS per worker; 0 for none
+
+  nlohmann::json to_json() const;
+  static RunConfig from_json(const nlohmann::json& j);  // throws std::exception on a malformed one
+};
+
+struct Suite {
+  const char* name;
+  const char* description;
+  std::uint32_t reps;
+  std::vector<std::uint32_t> threads;
+  std::uint32_t request_divisor;  // models run with default_requests / this
+};
+
+const std::vector<Suite>& suites();
+const Suite* find_suite(const std::string& name);
+std::string suite_names();
+
+// The backends a suite runs by default: the null backend (the harness's own
+// cost), every general allocator, and every strategy over glibc.
+std::vector<std::string> default_backends();
+
+struct Cell {
+  std::string backend;   // as in RunConfig::backends
+  std::string workload;  // WorkloadSpec::name
+  std::uint32_t threads = 1;
+  std::uint32_t rep = 0;   // 0-based
+  std::uint32_t order = 0; // position in the shuffled whole run
+
+  // "BACKEND|WORKLOAD|tTHREADS|rREP": unique within a run.
+  std::string id() const;
+};
+
+// Every cell of the run, in its shuffled order.
+std::vector<Cell> plan_cells(const RunConfig& config);
+
+// Cells k (1-based) of n: every n-th cell of the shuffled order.
+std::vector<Cell> shard_cells(const std::vector<Cell>& all, std::uint32_t k, std::uint32_t n);
+
+}  // namespace alloclab::run
