@@ -21,6 +21,9 @@ packages=(
   # the real APR pools (apr-real backend), and boost::pool as a reference
   # point for the pool strategy's microbenchmark
   libapr1-dev libboost-dev
+  # Google Benchmark's compare.py (libbenchmark-tools) reads `alloclab export
+  # --format gbench`; it needs numpy and scipy for its Mann-Whitney U test
+  libbenchmark-tools python3-numpy python3-scipy
 )
 
 missing=()

@@ -82,8 +82,11 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     }
     if (c.backends.empty()) throw SpecError("--backends is empty; valid: null, " + backend_choices(ctx.externals()));
   }
+  // A preload library that hangs or crashes passes this check: the cells
+  // record it. Only a library that is not a malloc at all is bad input.
+  auto probe_timeout = std::chrono::milliseconds(static_cast<long long>(std::min(a.timeout_s, 30.0) * 1000));
   for (const auto& b : c.backends)
-    if (b != "null") check_backend(parse_backend_spec(b));
+    if (b != "null") check_backend(parse_backend_spec(b), probe_timeout);
 
   std::vector<std::string> model_list;
   if (!a.workloads.empty()) model_list = split_list(a.workloads);

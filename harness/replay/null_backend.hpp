@@ -7,6 +7,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -30,7 +31,7 @@ class NullBackend {
   NullBackend() : ring_(map(kRingBytes)) {}
   ~NullBackend() {
     ::munmap(ring_, kRingBytes);
-    if (big_) ::munmap(big_, big_bytes_);
+    for (std::size_t i = 0; i < nbig_; ++i) ::munmap(big_[i], big_bytes_[i]);
   }
   NullBackend(const NullBackend&) = delete;
   NullBackend& operator=(const NullBackend&) = delete;
@@ -51,22 +52,28 @@ class NullBackend {
     if (p == MAP_FAILED) throw std::bad_alloc();
     return static_cast<char*>(p);
   }
-  // Large blocks share one region, grown to the largest size asked for.
+  // Large blocks share the newest region, at least doubled whenever a block
+  // outgrows it. Older regions stay mapped until the end: a realloc still
+  // copies out of a block handed out from them.
   void* allocate_big(std::size_t n, std::size_t a) noexcept {
-    if (n > big_bytes_) {
-      void* p = ::mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (nbig_ == 0 || n > big_bytes_[nbig_ - 1]) {
+      if (nbig_ == kMaxRegions) return nullptr;
+      std::size_t bytes = std::max(n, nbig_ ? 2 * big_bytes_[nbig_ - 1] : kRingBytes);
+      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (p == MAP_FAILED) return nullptr;
-      if (big_) ::munmap(big_, big_bytes_);
-      big_ = static_cast<char*>(p);
-      big_bytes_ = n;
+      big_[nbig_] = static_cast<char*>(p);
+      big_bytes_[nbig_++] = bytes;
     }
-    return big_ + (align_up(reinterpret_cast<std::uintptr_t>(big_), a) - reinterpret_cast<std::uintptr_t>(big_));
+    char* base = big_[nbig_ - 1];
+    return base + (align_up(reinterpret_cast<std::uintptr_t>(base), a) - reinterpret_cast<std::uintptr_t>(base));
   }
 
+  static constexpr std::size_t kMaxRegions = 48;  // doubling from 512 KiB covers any size
   char* ring_;
   std::size_t cursor_ = 0;
-  char* big_ = nullptr;
-  std::size_t big_bytes_ = 0;
+  char* big_[kMaxRegions] = {};
+  std::size_t big_bytes_[kMaxRegions] = {};
+  std::size_t nbig_ = 0;
 };
 
 static_assert(Backend<NullBackend>);

@@ -105,11 +105,6 @@ struct Slot {
   std::size_t align() const { return std::size_t{1} << align_log2; }
 };
 
-inline bool names_slot(trace::OpKind k) {
-  return k == trace::OpKind::alloc || k == trace::OpKind::free || k == trace::OpKind::release ||
-         k == trace::OpKind::realloc;
-}
-
 inline void touch(void* p, std::size_t n, Touch mode) noexcept {
   if (!p || n == 0 || mode == Touch::none) return;
   if (mode == Touch::all) {
@@ -271,7 +266,8 @@ class Replayer {
         Step as_alloc = s;
         as_alloc.align_log2 = slot.align_log2;
         q = allocate(b, as_alloc);
-        if (q && slot.p) std::memcpy(q, slot.p, std::min<std::uint32_t>(slot.size, s.b));
+        // memmove: the null backend's blocks may overlap (nothing else's do).
+        if (q && slot.p) std::memmove(q, slot.p, std::min<std::uint32_t>(slot.size, s.b));
         if (q && slot.p) deallocate(b, s, slot);
         if (q) slot.p = q, slot.size = s.b;
         return q != nullptr;
@@ -307,27 +303,16 @@ class Replayer {
     }
   }
 
-  static std::int64_t live_delta(const Step& s, std::uint32_t old_size) {
-    using trace::OpKind;
-    switch (s.kind) {
-      case OpKind::alloc: return s.b;
-      case OpKind::free:
-      case OpKind::release: return -static_cast<std::int64_t>(old_size);
-      case OpKind::realloc: return static_cast<std::int64_t>(s.b) - old_size;
-      default: return 0;
-    }
-  }
-
   void run_thread(std::uint32_t th, ThreadResult& out) {
     const std::vector<Step>& steps = plan_.threads[th];
     B& b = backend(th);
     const std::uint64_t overhead = static_cast<std::uint64_t>(clock_.overhead_ticks + 0.5);
+    const bool touching = opt_.touch != Touch::none;
     detail::Padded& mine = progress_[th];
     std::int64_t live = 0;
     std::uint64_t done = 0;
     std::uint64_t next_check = check_stride_;
     std::uint64_t t_begin = ticks();
-    std::vector<std::uint32_t> old_sizes(64);
     std::size_t i = 0;
     const std::size_t n = steps.size();
     while (i < n) {
@@ -364,7 +349,6 @@ class Replayer {
       // work after it stays close).
       std::size_t j = i;
       if (s.sampled) {
-        old_sizes[0] = detail::names_slot(s.kind) ? slots_[s.a].size : 0;
         std::uint64_t t0 = ticks();
         bool ok = exec(b, s, th);
         std::uint64_t t1 = ticks();
@@ -377,7 +361,6 @@ class Replayer {
       } else {
         std::uint64_t t0 = ticks();
         do {
-          old_sizes[j - i] = detail::names_slot(steps[j].kind) ? slots_[steps[j].a].size : 0;
           out.failed += !exec(b, steps[j], th);
           ++j;
         } while (j < n && j - i < 64 && steps[j].cls == s.cls && steps[j].request == s.request && !steps[j].sampled &&
@@ -386,8 +369,8 @@ class Replayer {
         charge(out, s, t1 - t0, overhead, j - i);
       }
       for (std::size_t k = i; k < j; ++k) {
-        live += live_delta(steps[k], old_sizes[k - i]);
-        after(steps[k]);
+        live += steps[k].live_delta;
+        if (touching) after(steps[k]);
       }
       done += j - i;
       i = j;

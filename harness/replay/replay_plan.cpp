@@ -43,19 +43,22 @@ struct PlanObserver {
   void on_alloc(std::uint32_t th, const Op& op, const SlotState&, std::uint64_t) {
     Step& s = step(th);
     s.cls = OpClass::alloc;
+    s.live_delta = static_cast<std::int32_t>(op.b);
     s.scope = op.c;
     s.request = request_of(op.c);
   }
   void on_free(std::uint32_t th, const Op&, const SlotState& slot, std::uint64_t) {
     Step& s = step(th);
     s.cls = OpClass::free;
+    s.live_delta = -static_cast<std::int32_t>(slot.size);
     s.scope = slot.scope;
     s.request = request_of(slot.scope);
     if (slot.scope == kNoScope && th != slot.alloc_thread) plan.crosses_threads = true;
   }
-  void on_realloc(std::uint32_t th, const Op&, std::uint32_t, const SlotState& slot) {
+  void on_realloc(std::uint32_t th, const Op& op, std::uint32_t old_size, const SlotState& slot) {
     Step& s = step(th);
     s.cls = OpClass::realloc;
+    s.live_delta = static_cast<std::int32_t>(op.b) - static_cast<std::int32_t>(old_size);
     s.scope = slot.scope;
     s.request = request_of(slot.scope);
     if (slot.scope == kNoScope && th != slot.alloc_thread) plan.crosses_threads = true;

@@ -25,6 +25,7 @@ struct Step {
   std::uint32_t b = 0;           // size or ns
   std::uint32_t scope = 0;       // alloc/free/release/realloc: the block's scope + 1; open: parent + 1
   std::uint32_t request = 0;     // request index + 1 the step is charged to, 0 for none
+  std::int32_t live_delta = 0;   // the trace's live bytes after the step minus before
 };
 
 struct Plan {

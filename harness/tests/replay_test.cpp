@@ -7,6 +7,7 @@
 #include "harness/replay/null_backend.hpp"
 #include "harness/replay/replay_cell.hpp"
 #include "workloads/models/model.hpp"
+#include "workloads/trace_builder.hpp"
 #include "workloads/trace_info.hpp"
 
 using namespace alloclab;
@@ -134,4 +135,58 @@ TEST(Replay, NullBackendMeasuresTheHarness) {
   auto j = replay_with<NullBackend>(t);
   ASSERT_EQ(j["status"], "ok");
   EXPECT_EQ(j["failed_allocations"], 0);
+}
+
+// A backend's limit that refuses a scope (every region busy) turns the
+// request away: its allocations are counted as refused and never reach the
+// backend, its children are refused with it, and the replay goes on.
+TEST(Replay, RefusedScopeTurnsTheRequestAway) {
+  trace::TraceBuilder tb(1);
+  auto conn = tb.open(0, trace::ScopeKind::connection);
+  auto first = tb.open(0, trace::ScopeKind::request, conn);
+  tb.alloc(0, 100, first);
+  auto second = tb.open(0, trace::ScopeKind::request, conn);  // no region left
+  tb.alloc(0, 200, second);
+  tb.alloc(0, 300, second);
+  auto child = tb.open(0, trace::ScopeKind::child, second);
+  tb.alloc(0, 50, child);
+  tb.close(0, child);
+  tb.close(0, second);
+  tb.close(0, first);
+  auto third = tb.open(0, trace::ScopeKind::request, conn);  // the region is free again
+  tb.alloc(0, 400, third);
+  tb.close(0, third);
+  tb.close(0, conn);
+  auto t = tb.finish("{}");
+  bool ran = false;
+  with_registration("fixed-regions", [&](const auto& reg) {
+    using B = typename std::remove_cvref_t<decltype(*reg.make({}))>;
+    BackendOptions one = BackendOptions::parse("regions=1");
+    Plan plan = make_plan(t, 16, 1);
+    auto j = replay_cell<B>([&] { return reg.make(one); }, plan, {}, calibration());
+    ran = true;
+    ASSERT_EQ(j["status"], "ok") << j.dump();
+    EXPECT_EQ(j["refused_scope_allocations"], 3);
+    EXPECT_EQ(j["failed_allocations"], 0);
+    EXPECT_EQ(j["backend_stats"]["rejections"], 1);
+    EXPECT_EQ(j["backend_stats"]["in_use_bytes"], 0);
+  });
+  EXPECT_TRUE(ran);
+}
+
+// The null backend serves blocks larger than its ring, and a realloc that
+// outgrows a large block copies out of it safely.
+TEST(Replay, NullBackendServesLargeBlocksAndTheirReallocs) {
+  trace::TraceBuilder tb(1);
+  auto a = tb.alloc(0, 1u << 20);
+  tb.realloc(0, a, 8u << 20);
+  tb.realloc(0, a, 64u << 20);
+  auto b = tb.alloc(0, 48);
+  tb.realloc(0, b, 4096);
+  tb.free(0, a);
+  tb.free(0, b);
+  auto j = replay_with<NullBackend>(tb.finish("{}"), {Touch::all});
+  ASSERT_EQ(j["status"], "ok") << j.dump();
+  EXPECT_EQ(j["failed_allocations"], 0);
+  EXPECT_EQ(j["ops_by_class"]["realloc"], 3);
 }
