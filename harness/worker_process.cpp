@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,6 +112,7 @@ WorkerOutcome run_worker(const WorkerRequest& request) {
   envp.push_back(nullptr);
 
   auto start = std::chrono::steady_clock::now();
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     outcome.err = std::string("fork: ") + std::strerror(errno);
@@ -119,6 +121,10 @@ WorkerOutcome run_worker(const WorkerRequest& request) {
   }
   if (pid == 0) {
     ::setpgid(0, 0);
+    // A worker never outlives the thread that started it (a kill -9 of the
+    // orchestrator included): it measures nothing for anyone after that.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     ::dup2(out_pipe[1], STDOUT_FILENO);
     ::dup2(err_pipe[1], STDERR_FILENO);
     int devnull = ::open("/dev/null", O_RDONLY);

@@ -116,7 +116,7 @@ Trace decode(std::span<const std::byte> b) {
   t.threads.resize(h.threads);
   for (std::uint32_t i = 0; i < h.threads; ++i) {
     t.threads[i].resize(counts[i]);
-    std::memcpy(t.threads[i].data(), b.data() + at, counts[i] * sizeof(Op));
+    if (counts[i] != 0) std::memcpy(t.threads[i].data(), b.data() + at, counts[i] * sizeof(Op));
     at += counts[i] * sizeof(Op);
   }
   check_binary(t);

@@ -89,7 +89,10 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     if (b != "null") check_backend(parse_backend_spec(b), probe_timeout);
 
   std::vector<std::string> model_list;
-  if (!a.workloads.empty()) model_list = split_list(a.workloads);
+  if (!a.workloads.empty()) {
+    model_list = split_list(a.workloads);
+    if (model_list.empty()) throw SpecError("--workloads is empty; models: " + trace::model_names());
+  }
   else if (a.traces.empty())
     for (const auto& m : trace::models()) model_list.emplace_back(m.name);
   for (const auto& name : model_list) {
@@ -118,6 +121,7 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
         throw SpecError("--threads: '" + item + "' is not a thread count (1.." + std::to_string(trace::kMaxThreads) + ")");
       if (std::find(c.threads.begin(), c.threads.end(), t) == c.threads.end()) c.threads.push_back(static_cast<std::uint32_t>(t));
     }
+    if (c.threads.empty()) throw SpecError("--threads is empty; give thread counts such as 1,2");
     std::sort(c.threads.begin(), c.threads.end());
   } else {
     c.threads = suite->threads;

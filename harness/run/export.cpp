@@ -56,12 +56,10 @@ std::string export_gbench(const Results& r) {
         auto metric = [&](const std::string& key) -> double {
           const auto& m = c->metrics;
           auto get = [&](const char* k) { auto it = m.find(k); return it == m.end() ? 0.0 : it->second; };
-          std::uint64_t ops = 0;
           if (key == "wall_ns_per_op" || key == "allocator_ns_per_op") {
-            double per_s = get("ops_per_second"), wall = get("wall_seconds");
-            ops = static_cast<std::uint64_t>(per_s * wall + 0.5);
-            if (ops == 0) return -1;
-            return (key == "wall_ns_per_op" ? wall : get("allocator_seconds")) * 1e9 / static_cast<double>(ops);
+            double ops = get("ops");
+            if (ops <= 0) return -1;
+            return (key == "wall_ns_per_op" ? get("wall_seconds") : get("allocator_seconds")) * 1e9 / ops;
           }
           auto it = m.find(key);
           return it == m.end() ? -1 : it->second;

@@ -20,6 +20,7 @@ void put(std::map<std::string, double>& m, const std::string& key, const json& v
 // The figures a summary spreads over repetitions, by flat name.
 std::map<std::string, double> extract_metrics(const json& r) {
   std::map<std::string, double> m;
+  put(m, "ops", r.value("ops", json()));
   put(m, "ops_per_second", r.value("ops_per_second", json()));
   put(m, "wall_seconds", r.value("wall_seconds", json()));
   put(m, "allocator_seconds", r.value("allocator_seconds", json()));

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -52,12 +53,35 @@ class InterruptGuard {
   struct sigaction old_int_ {}, old_term_ {};
 };
 
+std::string temp_base() {
+  const char* base = std::getenv("TMPDIR");
+  return base && *base ? base : "/tmp";
+}
+
+// Removes what runs killed with SIGKILL left behind: trace directories of
+// processes that no longer exist, and the output's half-written temporary
+// files (atomic_file.cpp names them OUTPUT.tmp.XXXXXX).
+void remove_leftovers(const std::string& output) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(temp_base(), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("alloclab-run-", 0) != 0) continue;
+    long pid = std::strtol(name.c_str() + 13, nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
+  fs::path out = fs::absolute(output, ec);
+  std::string prefix = out.filename().string() + ".tmp.";
+  for (const auto& e : fs::directory_iterator(out.parent_path(), ec))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
+}
+
 // A temporary directory for generated traces, removed with everything in it.
+// Its name holds the process id, so a later run can tell a leftover.
 class TempDir {
  public:
   TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/alloclab-run-XXXXXX";
+    std::string tmpl = temp_base() + "/alloclab-run-" + std::to_string(::getpid()) + "-XXXXXX";
     if (!::mkdtemp(tmpl.data())) throw RunError("cannot create a temporary directory under " + tmpl);
     path_ = tmpl;
   }
@@ -149,6 +173,7 @@ WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std:
 
 // Each general allocator's version as a worker reports it.
 json allocator_versions(const RunConfig& config) {
+  auto timeout = std::chrono::milliseconds(static_cast<long long>(std::min(config.timeout_seconds, 30.0) * 1000));
   json out = json::object();
   std::set<std::string> bases;
   for (const auto& b : config.backends) {
@@ -156,7 +181,7 @@ json allocator_versions(const RunConfig& config) {
     BackendSpec s = parse_backend_spec(b);
     std::string base = s.library ? std::string(library_name(*s.library)) : "preload:" + s.preload_path;
     if (!bases.insert(base).second) continue;
-    ProbeResult probe = probe_backend(parse_backend_spec(base));
+    ProbeResult probe = probe_backend(parse_backend_spec(base), timeout);
     if (probe.doc.is_object() && probe.doc.contains("identity")) {
       const json& id = probe.doc["identity"];
       out[base] = {{"family", id.value("family", "")}, {"version", id.value("version", "")},
@@ -234,6 +259,7 @@ int execute_run(const RunOptions& o) {
   if (exists && !o.resume && !o.force)
     throw RunError(o.output + " exists: --resume continues it, --force overwrites it");
 
+  remove_leftovers(o.output);
   std::vector<Cell> all = plan_cells(config);
   std::vector<Cell> cells = shard_cells(all, o.shard_index, o.shard_count);
 
