@@ -64,6 +64,10 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   AllocatorCounters after_replay;
   {
     Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples, o.heap_probe});
+    // Memory freed while loading and planning the trace goes back first, so
+    // the replay cannot be served from it unseen: growth above the baseline
+    // is then the replay's own.
+    release_free_memory();
     baseline = rss.rss_bytes();
     heap_baseline = o.heap_probe ? o.heap_probe() : 0;
     bool peak_reset = reset_peak_rss();
