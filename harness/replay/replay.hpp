@@ -144,10 +144,7 @@ class Replayer {
       : plan_(plan), backends_(std::move(backends)), clock_(clock), opt_(opt),
         slots_(plan.slot_count), edges_(plan.edge_count), progress_(plan.threads.size()),
         refused_count_(plan.threads.size()) {
-    if constexpr (ScopedBackend<B>) {
-      scopes_.resize(plan.scope_count);
-      refused_.assign(plan.scope_count, 0);
-    }
+    if constexpr (ScopedBackend<B>) scopes_.resize(plan.scope_count);
     request_ticks_.assign(plan.request_count + 1, 0);
     for (auto& e : edges_) e.store(0, std::memory_order_relaxed);
     sample_every_ = opt.rss_samples ? std::max<std::uint64_t>(1, plan.ops / opt.rss_samples) : UINT64_MAX;
@@ -197,10 +194,19 @@ class Replayer {
  private:
   B& backend(std::uint32_t th) { return *backends_[backends_.size() == 1 ? 0 : th]; }
 
-  // Whether the step's scope was refused by the backend.
+  // Whether the step's scope was refused by the backend: its handle is the
+  // Scope{} open_scope returned (the same load allocate() makes next).
   bool refused(const Step& s) const noexcept {
-    if constexpr (ScopedBackend<B>) return s.scope && refused_[s.scope - 1];
+    if constexpr (ScopedBackend<B>) return s.scope && scopes_[s.scope - 1] == typename B::Scope{};
     return false;
+  }
+  // An allocation in a refused scope is not made: the server turned the
+  // request away.
+  bool turn_away(detail::Slot& slot, const Step& s, std::uint32_t th) noexcept {
+    slot.p = nullptr;
+    slot.size = s.b;
+    ++refused_count_[th].n;
+    return true;
   }
 
   void* allocate(B& b, const Step& s) noexcept {
@@ -227,12 +233,7 @@ class Replayer {
     switch (s.kind) {
       case OpKind::alloc:
         slot.owner = static_cast<std::uint16_t>(th);
-        if (refused(s)) [[unlikely]] {
-          slot.p = nullptr;
-          slot.size = s.b;
-          ++refused_count_[th].n;
-          return true;
-        }
+        if (refused(s)) [[unlikely]] return turn_away(slot, s, th);
         slot.p = allocate(b, s);
         slot.size = s.b;
         slot.align_log2 = s.align_log2;
@@ -257,12 +258,7 @@ class Replayer {
             return q != nullptr;
           }
         }
-        if (refused(s)) [[unlikely]] {
-          slot.p = nullptr;
-          slot.size = s.b;
-          ++refused_count_[th].n;
-          return true;
-        }
+        if (refused(s)) [[unlikely]] return turn_away(slot, s, th);
         Step as_alloc = s;
         as_alloc.align_log2 = slot.align_log2;
         q = allocate(b, as_alloc);
@@ -275,19 +271,17 @@ class Replayer {
       case OpKind::open:
         if constexpr (ScopedBackend<B>) {
           // A scope inside a refused one is refused with it, unasked.
-          if (s.scope && refused_[s.scope - 1]) {
-            refused_[s.a] = 1;
+          if (refused(s)) {
+            scopes_[s.a] = typename B::Scope{};
             return true;
           }
           scopes_[s.a] = b.open_scope(static_cast<ScopeKind>(plan_.scope_kinds[s.a]),
                                       s.scope ? scopes_[s.scope - 1] : typename B::Scope{});
-          refused_[s.a] = scopes_[s.a] == typename B::Scope{};
         }
         return true;
       case OpKind::close:
         if constexpr (ScopedBackend<B>) {
-          if (!refused_[s.a]) b.close_scope(scopes_[s.a]);
-          refused_[s.a] = 0;
+          if (scopes_[s.a] != typename B::Scope{}) b.close_scope(scopes_[s.a]);
         }
         return true;
       default:
@@ -435,8 +429,8 @@ class Replayer {
   ClockCalibration clock_;
   ReplayOptions opt_;
   std::vector<detail::Slot> slots_;
+  // Per scope, written by its thread only; Scope{} while refused.
   std::vector<typename detail::ScopeHandle<B>::type> scopes_;
-  std::vector<std::uint8_t> refused_;  // per scope, written by its thread only
   std::vector<std::atomic<std::uint8_t>> edges_;
   std::vector<detail::Padded> progress_;
   std::vector<std::uint64_t> request_ticks_;
