@@ -42,6 +42,8 @@ void add_smoke_command(CLI::App& app, Context& ctx);
 void add_run_command(CLI::App& app, Context& ctx);
 void add_merge_command(CLI::App& app, Context& ctx);
 void add_export_command(CLI::App& app, Context& ctx);
+// `alloclab compare`: exit status 1 means some group regressed (as diff and cmp).
+void add_compare_command(CLI::App& app, Context& ctx);
 // `alloclab trace ...`: info, gen, text, binary (trace_command.cpp), which
 // adds capture and scopes (capture_command.cpp) to its group.
 void add_trace_command(CLI::App& app, Context& ctx);
