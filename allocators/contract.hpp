@@ -55,6 +55,10 @@ struct BackendStats {
   // Bytes abandoned at the end of a chunk when allocation moved on to the
   // next one (a region allocator's internal waste).
   std::uint64_t wasted_bytes = 0;
+  // Calls made to the base allocator for memory (records, chunks,
+  // fall-throughs), for backends that count them; kNotCounted otherwise.
+  static constexpr std::uint64_t kNotCounted = ~std::uint64_t{0};
+  std::uint64_t upstream_allocations = kNotCounted;
 };
 
 // Kinds of scope a scoped backend can open. Servers size their pools by kind

@@ -24,6 +24,12 @@ packages=(
   # Google Benchmark's compare.py (libbenchmark-tools) reads `alloclab export
   # --format gbench`; it needs numpy and scipy for its Mann-Whitney U test
   libbenchmark-tools python3-numpy python3-scipy
+  # `alloclab report` draws its charts with matplotlib (a well-kept plotting
+  # library; hand-drawn SVG would be worse and longer); the report test
+  # opens report.html in headless Chromium to check every image loads
+  python3-matplotlib chromium
+  # `alloclab run --count instructions` counts instructions under Callgrind
+  valgrind
 )
 
 missing=()

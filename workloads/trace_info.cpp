@@ -38,8 +38,10 @@ struct InfoObserver {
   std::vector<std::uint64_t> lifetimes;
   std::vector<std::uint64_t> request_bytes;   // per request scope id (sparse: indexed by scope)
   std::vector<std::uint64_t> request_allocs;
+  std::vector<std::uint64_t> connection_bytes;  // per connection scope id: allocated in it, outside requests
   std::vector<std::uint32_t> depth;           // per scope
   std::uint64_t live_blocks = 0;
+  std::uint64_t open_requests = 0;
 
   void note_live() {
     info.peak_live_bytes = std::max(info.peak_live_bytes, walker.live_bytes());
@@ -47,8 +49,12 @@ struct InfoObserver {
   }
   void charge(std::uint32_t scope_plus1, std::uint64_t bytes, std::uint64_t allocs) {
     if (scope_plus1 == kNoScope) return;
-    std::uint32_t req = walker.scopes()[scope_plus1 - 1].request;
-    if (req == kNoScope) return;
+    const ScopeState& sc = walker.scopes()[scope_plus1 - 1];
+    std::uint32_t req = sc.request;
+    if (req == kNoScope) {
+      if (sc.kind == ScopeKind::connection) connection_bytes[scope_plus1 - 1] += bytes;
+      return;
+    }
     request_bytes[req - 1] += bytes;
     request_allocs[req - 1] += allocs;
   }
@@ -84,8 +90,11 @@ struct InfoObserver {
     std::uint32_t d = sc.parent == kNoScope ? 1 : depth[sc.parent - 1] + 1;
     depth[op.a] = d;
     info.max_scope_depth = std::max(info.max_scope_depth, d);
+    if (sc.kind == ScopeKind::request) info.peak_open_requests = std::max(info.peak_open_requests, ++open_requests);
   }
-  void on_close(std::uint32_t, const Op&, const ScopeState&) {}
+  void on_close(std::uint32_t, const Op&, const ScopeState& sc) {
+    if (sc.kind == ScopeKind::request) --open_requests;
+  }
   void on_other(std::uint32_t, const Op& op) {
     if (op.kind == OpKind::think) info.think_ns += op.b;
   }
@@ -116,23 +125,27 @@ TraceInfo analyze(const Trace& t) {
   for (const auto& s : t.threads)
     for (const Op& op : s) ++info.by_kind[static_cast<std::size_t>(op.kind) % info.by_kind.size()];
   Walker w(t);
-  InfoObserver obs{info, w, {}, {}, {}, {}, {}, 0};
+  InfoObserver obs{info, w, {}, {}, {}, {}, {}, {}, 0, 0};
   obs.sizes.reserve(info.count(OpKind::alloc));
   obs.lifetimes.reserve(info.count(OpKind::free) + info.count(OpKind::release));
   obs.request_bytes.assign(t.scope_count, 0);
   obs.request_allocs.assign(t.scope_count, 0);
+  obs.connection_bytes.assign(t.scope_count, 0);
   obs.depth.assign(t.scope_count, 0);
   w.run(obs);
   info.end_live_bytes = w.live_bytes();
   info.end_live_blocks = obs.live_blocks;
   info.alloc_size = summarize(std::move(obs.sizes));
   info.lifetime_ops = summarize(std::move(obs.lifetimes));
-  std::vector<std::uint64_t> rb, ra;
+  std::vector<std::uint64_t> rb, ra, cb;
   for (std::uint32_t s = 0; s < t.scope_count; ++s) {
+    if (w.scopes()[s].kind == ScopeKind::connection) cb.push_back(obs.connection_bytes[s]);
     if (w.scopes()[s].kind != ScopeKind::request) continue;
     rb.push_back(obs.request_bytes[s]);
     ra.push_back(obs.request_allocs[s]);
+    info.requests_within_8k += obs.request_bytes[s] <= 8192;
   }
+  info.connection_bytes = summarize(std::move(cb));
   info.request_bytes = summarize(std::move(rb));
   info.request_allocs = summarize(std::move(ra));
   info.metadata = nlohmann::json::parse(t.metadata, nullptr, false);
@@ -175,6 +188,9 @@ nlohmann::json to_json(const TraceInfo& i) {
       {"scoped_allocs", i.scoped_allocs},
       {"unscoped_allocs", i.unscoped_allocs},
       {"request_bytes", summary_json(i.request_bytes)},
+      {"requests_within_8k", i.requests_within_8k},
+      {"peak_open_requests", i.peak_open_requests},
+      {"connection_bytes", summary_json(i.connection_bytes)},
       {"request_allocs", summary_json(i.request_allocs)},
       {"think_ns", i.think_ns},
       {"metadata", i.metadata},
@@ -215,6 +231,13 @@ std::string to_report(const TraceInfo& i) {
     add("per request  bytes p50 %llu, p90 %llu, p99 %llu, max %llu; allocs p50 %llu, p99 %llu\n",
         u(i.request_bytes.p50), u(i.request_bytes.p90), u(i.request_bytes.p99), u(i.request_bytes.max),
         u(i.request_allocs.p50), u(i.request_allocs.p99));
+  if (i.request_bytes.count)
+    add("requests     %.1f%% fit 8 KiB; up to %llu open at once\n",
+        100.0 * static_cast<double>(i.requests_within_8k) / static_cast<double>(i.request_bytes.count),
+        u(i.peak_open_requests));
+  if (i.connection_bytes.count)
+    add("connections  bytes outside requests p50 %llu, p99 %llu\n", u(i.connection_bytes.p50),
+        u(i.connection_bytes.p99));
   if (i.think_ns) add("think time   %.3f ms\n", static_cast<double>(i.think_ns) / 1e6);
   out += "size histogram (alloc ops):\n";
   std::uint64_t top = 0;

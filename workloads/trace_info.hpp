@@ -48,6 +48,9 @@ struct TraceInfo {
   std::uint64_t unscoped_allocs = 0;        // served by the base allocator in a strategy
   Summary request_bytes;                    // bytes allocated inside each request scope (children included)
   Summary request_allocs;                   // alloc ops inside each request scope
+  std::uint64_t requests_within_8k = 0;     // requests whose bytes fit an 8 KiB arena (seeds/001, Tier 1)
+  std::uint64_t peak_open_requests = 0;     // request scopes open at once, at most
+  Summary connection_bytes;                 // bytes allocated in each connection scope outside its requests
   std::uint64_t think_ns = 0;
 
   nlohmann::json metadata;

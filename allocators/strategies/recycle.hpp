@@ -181,7 +181,11 @@ class RecycleBackend {
     }
   }
 
-  BackendStats stats() const { return stats_; }
+  BackendStats stats() const {
+    BackendStats s = stats_;
+    s.upstream_allocations = upstream_allocs_;
+    return s;
+  }
 
   // Drops every pooled record.
   void release_to_os() {

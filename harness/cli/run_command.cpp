@@ -28,6 +28,7 @@ struct RunArgs {
   std::uint64_t seed = 1;
   std::uint32_t requests = 0;
   std::string touch = "pages";
+  std::string count = "time";
   std::uint32_t sample = 16;
   double timeout_s = 120;
   std::string memory_limit;
@@ -71,6 +72,8 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
   const run::Suite* suite = run::find_suite(suite_name);
   if (!suite) throw SpecError("unknown suite '" + suite_name + "'; suites: " + run::suite_names());
   c.suite = suite->name;
+  c.count = a.count;
+  const bool counting = c.counts_instructions();
 
   if (a.backends.empty()) {
     c.backends = run::default_backends();
@@ -124,14 +127,17 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     if (c.threads.empty()) throw SpecError("--threads is empty; give thread counts such as 1,2");
     std::sort(c.threads.begin(), c.threads.end());
   } else {
-    c.threads = suite->threads;
+    c.threads = counting ? std::vector<std::uint32_t>{1} : suite->threads;
   }
-  c.reps = a.reps ? a.reps : suite->reps;
+  // A count repeats exactly: one repetition says all.
+  c.reps = a.reps ? a.reps : counting ? 1 : suite->reps;
   c.seed = a.seed;
   c.touch = a.touch;
   c.sample_one_in = a.sample;
   c.timeout_seconds = a.timeout_s;
-  c.memory_limit_bytes = a.memory_limit.empty() ? default_memory_limit() : parse_size(a.memory_limit);
+  if (!a.memory_limit.empty()) c.memory_limit_bytes = parse_size(a.memory_limit);
+  else c.memory_limit_bytes = counting ? 0 : default_memory_limit();
+  if (auto why = c.problem(); !why.empty()) throw SpecError(why);
 
   unsigned k = 0, n = 0;
   char tail = 0;
@@ -191,10 +197,19 @@ void add_run_command(CLI::App& app, Context& ctx) {
                   "server fills is resident and RSS is the footprint), all (every byte), first (64 bytes), none")
       ->check(CLI::IsMember({"pages", "all", "first", "none"}))
       ->capture_default_str();
+  cmd->add_option("--count", a->count,
+                  "What a cell measures. time: the timed replay (ns per op, latency percentiles, memory). "
+                  "instructions: instructions per op counted by Callgrind (needs valgrind), the same in every run, "
+                  "so comparisons need no repetitions; one thread only (threads default to 1), reps default to 1, "
+                  "no memory limit, the --timeout per cell multiplied by 100 for valgrind's slowness; "
+                  "no times or memory figures")
+      ->check(CLI::IsMember({"time", "instructions"}))
+      ->capture_default_str();
   cmd->add_option("--sample", a->sample, "Time 1 op in N alone for the latency percentiles")
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
-  cmd->add_option("--timeout", a->timeout_s, "Seconds before a cell's worker counts as hung")
+  cmd->add_option("--timeout", a->timeout_s,
+                  "Seconds before a cell's worker counts as hung (x100 under --count instructions)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--memory-limit", a->memory_limit,
@@ -213,6 +228,10 @@ void add_run_command(CLI::App& app, Context& ctx) {
       "Each cell (backend x workload x threads x repetition) runs in a fresh alloclab-worker with the backend's\n"
       "allocator preloaded; cells are shuffled by --seed. A worker that crashes, hangs or runs out of memory is\n"
       "recorded as a failed cell and the run goes on. Progress goes to stderr.\n"
+      "--count instructions runs each worker under valgrind --tool=callgrind, counting only the replay's ops\n"
+      "(not trace loading, not touching the blocks), with jemalloc's decay and mimalloc's delayed decommit\n"
+      "turned off (MALLOC_CONF gets dirty_decay_ms:-1,muzzy_decay_ms:-1 appended; MIMALLOC_ALLOW_DECOMMIT=0),\n"
+      "so each cell's count repeats exactly on this machine. A cell takes seconds instead of milliseconds.\n"
       "Exit status: 0 every cell ok (or unsupported by its backend), 2 bad input, 3 some cells failed,\n"
       "130 interrupted (finished cells kept; --resume continues).");
   cmd->callback([&ctx, a] { ctx.action = [&ctx, a] { return run_command(ctx, *a); }; });

@@ -19,6 +19,17 @@
 // (251 MiB for http1-static, more than glibc's own time). `all` writes every
 // byte (cache effects of filling buffers included); `first` writes the first
 // 64 bytes only (large buffers then stay partly unmapped); `none` nothing.
+//
+// Counting. count() is the replay without a clock, for counting
+// instructions under Callgrind (alloclab run --count instructions): the
+// same steps, batched by class and request as in run() (sampled steps not
+// set apart), and nothing whose instructions depend on a value measured
+// (no timer reads, no histogram, no timeline points, no think time).
+// Callgrind collects only while the replaying thread has switched
+// collection on: around its ops, not while it touches the blocks (touching
+// is untimed above, so it is uncounted here; it still runs as --touch
+// says, so the process does what a timed replay does). Natively the
+// switches are no-ops.
 #pragma once
 
 #include <algorithm>
@@ -35,6 +46,15 @@
 #include "harness/replay/histogram.hpp"
 #include "harness/replay/memory.hpp"
 #include "harness/replay/replay_plan.hpp"
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define ALLOCLAB_CALLGRIND_TOGGLE() CALLGRIND_TOGGLE_COLLECT
+#else
+// Built without valgrind's headers: nothing is ever collected, and the
+// runner reports a cell that counted nothing.
+#define ALLOCLAB_CALLGRIND_TOGGLE() ((void)0)
+#endif
 
 namespace alloclab::replay {
 
@@ -129,6 +149,10 @@ struct ScopeHandle<B> {
   using type = typename B::Scope;
 };
 
+// Switches Callgrind's collection on or off for the calling thread
+// (Callgrind keeps that state per thread); a no-op natively.
+inline void toggle_collection() noexcept { ALLOCLAB_CALLGRIND_TOGGLE(); }
+
 template <class B>
 concept Reallocates = requires(B& b, void* p, std::size_t n) {
   { b.reallocate(p, n, n, n) } noexcept -> std::same_as<void*>;
@@ -181,6 +205,22 @@ class Replayer {
     r.busy_seconds = static_cast<double>(busy) * clock_.ns_per_tick / 1e9;
     r.sampling_seconds = static_cast<double>(sampling) * clock_.ns_per_tick / 1e9;
     for (const auto& p : r.timeline) r.peak_live_bytes = std::max(r.peak_live_bytes, p.live_bytes);
+    return r;
+  }
+
+  // The untimed replay (see "Counting" above): each thread's ops, failed
+  // and refused counts; no times, no timeline. Meant for one thread: with
+  // several, how often a wait spins would be counted.
+  ReplayResult count() {
+    ReplayResult r;
+    r.threads.resize(plan_.threads.size());
+    // On threads of their own, as in run(): an allocator serves a new
+    // thread from other structures than the main thread (glibc from an
+    // arena of its own).
+    std::vector<std::thread> pool;
+    for (std::uint32_t th = 0; th < plan_.threads.size(); ++th)
+      pool.emplace_back([&, th] { count_thread(th, r.threads[th]); });
+    for (auto& t : pool) t.join();
     return r;
   }
 
@@ -380,6 +420,47 @@ class Replayer {
     out.refused = refused_count_[th].n;
     publish_reserved(th, mine);
     mine.ops.store(done, std::memory_order_relaxed);
+  }
+
+  // run_thread() without the clock: batches as there, collection on
+  // around them and off while their blocks are touched.
+  void count_thread(std::uint32_t th, ThreadResult& out) {
+    const std::vector<Step>& steps = plan_.threads[th];
+    B& b = backend(th);
+    const bool touching = opt_.touch != Touch::none;
+    std::size_t i = 0;
+    const std::size_t n = steps.size();
+    detail::toggle_collection();
+    while (i < n) {
+      const Step& s = steps[i];
+      if (s.kind == trace::OpKind::wait) {
+        for (unsigned spin = 0; !edges_[s.a].load(std::memory_order_acquire); ++spin)
+          if (spin > 64) std::this_thread::yield();
+        ++i;
+        continue;
+      }
+      if (s.kind == trace::OpKind::signal) edges_[s.a].store(1, std::memory_order_release);
+      // Think time is time, not work: nothing to count.
+      if (s.kind == trace::OpKind::signal || s.kind == trace::OpKind::think || s.cls == OpClass::none) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i;
+      do {
+        out.failed += !exec(b, steps[j], th);
+        ++j;
+      } while (j < n && j - i < 64 && steps[j].cls == s.cls && steps[j].request == s.request &&
+               steps[j].kind != trace::OpKind::wait);
+      out.ops[static_cast<int>(s.cls)] += j - i;
+      if (touching) {
+        detail::toggle_collection();
+        for (std::size_t k = i; k < j; ++k) after(steps[k]);
+        detail::toggle_collection();
+      }
+      i = j;
+    }
+    detail::toggle_collection();
+    out.refused = refused_count_[th].n;
   }
 
   // One instance per thread: each thread reports its own. One shared

@@ -5,13 +5,15 @@
 namespace alloclab::replay {
 
 nlohmann::json stats_json(const BackendStats& s) {
-  return {{"reserved_bytes", s.reserved_bytes},
-          {"in_use_bytes", s.in_use_bytes},
-          {"failed_allocations", s.failed_allocations},
-          {"fallthrough_allocations", s.fallthrough_allocations},
-          {"rejections", s.rejections},
-          {"spills", s.spills},
-          {"wasted_bytes", s.wasted_bytes}};
+  nlohmann::json j = {{"reserved_bytes", s.reserved_bytes},
+                      {"in_use_bytes", s.in_use_bytes},
+                      {"failed_allocations", s.failed_allocations},
+                      {"fallthrough_allocations", s.fallthrough_allocations},
+                      {"rejections", s.rejections},
+                      {"spills", s.spills},
+                      {"wasted_bytes", s.wasted_bytes}};
+  if (s.upstream_allocations != BackendStats::kNotCounted) j["upstream_allocations"] = s.upstream_allocations;
+  return j;
 }
 
 nlohmann::json counters_json(const AllocatorCounters& c) {
@@ -81,6 +83,30 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
                   {"timeline", timeline},
                   {"peak_live_bytes_seen", r.peak_live_bytes}}},
   };
+}
+
+nlohmann::json counted_json(const Plan& plan, const ReplayResult& r) {
+  using nlohmann::json;
+  std::uint64_t ops[kTimedClasses] = {};
+  std::uint64_t failed = 0, refused = 0, all_ops = 0;
+  json per_thread = json::array();
+  for (const auto& t : r.threads) {
+    std::uint64_t n = 0;
+    for (int c = 0; c < kTimedClasses; ++c) ops[c] += t.ops[c], n += t.ops[c];
+    failed += t.failed;
+    refused += t.refused;
+    all_ops += n;
+    per_thread.push_back({{"ops", n}});
+  }
+  json counts = json::object();
+  for (int c = 0; c < kTimedClasses; ++c) counts[class_name(static_cast<OpClass>(c))] = ops[c];
+  return {{"count", "instructions"},
+          {"threads", plan.threads.size()},
+          {"ops", all_ops},
+          {"ops_by_class", counts},
+          {"failed_allocations", failed},
+          {"refused_scope_allocations", refused},
+          {"per_thread", per_thread}};
 }
 
 nlohmann::json fragmentation_json(const ReplayResult& r, std::uint64_t rss_baseline, std::uint64_t heap_baseline,

@@ -1,5 +1,6 @@
 // One replay of a planned trace against one backend type, with the memory
-// figures around it: what a worker process measures for one cell.
+// figures around it: what a worker process measures for one cell. Or, for
+// `--count instructions`, one untimed replay under Callgrind (count_cell).
 #pragma once
 
 #include <memory>
@@ -22,6 +23,10 @@ struct CellOptions {
 
 // The figures of one replay as JSON (results/SCHEMA.md, "replay").
 nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock);
+// The figures of one counted replay: ops and their outcomes only, the
+// instructions being Callgrind's to report (results/SCHEMA.md, "replay"
+// under --count instructions).
+nlohmann::json counted_json(const Plan& plan, const ReplayResult& r);
 // Footprint ratios from the timeline (results/SCHEMA.md, "fragmentation"):
 // memory is counted above what the process held when the replay began.
 nlohmann::json fragmentation_json(const ReplayResult& r, std::uint64_t rss_baseline, std::uint64_t heap_baseline,
@@ -40,23 +45,72 @@ std::string unsupported_reason(const Plan& plan) {
   return "";
 }
 
+namespace detail {
+
+// One shared instance for a thread-safe backend, one per thread otherwise.
+template <Backend B, class Make>
+std::vector<std::unique_ptr<B>> make_instances(Make& make, const Plan& plan) {
+  std::size_t instances = B::capabilities.thread_safe ? 1 : plan.threads.size();
+  std::vector<std::unique_ptr<B>> owned;
+  for (std::size_t i = 0; i < instances; ++i) owned.push_back(make());
+  return owned;
+}
+
+template <Backend B>
+std::vector<B*> pointers(const std::vector<std::unique_ptr<B>>& owned) {
+  std::vector<B*> out;
+  for (const auto& p : owned) out.push_back(p.get());
+  return out;
+}
+
+// The instances' statistics, summed.
+template <Backend B>
+BackendStats total_stats(const std::vector<B*>& backends) {
+  BackendStats stats;
+  if constexpr (HasStats<B>) {
+    for (B* b : backends) {
+      BackendStats s = b->stats();
+      stats.reserved_bytes += s.reserved_bytes;
+      stats.in_use_bytes += s.in_use_bytes;
+      stats.failed_allocations += s.failed_allocations;
+      stats.fallthrough_allocations += s.fallthrough_allocations;
+      stats.rejections += s.rejections;
+      stats.spills += s.spills;
+      stats.wasted_bytes += s.wasted_bytes;
+      // Counted only when every instance counts.
+      if (b == backends.front()) stats.upstream_allocations = s.upstream_allocations;
+      else if (stats.upstream_allocations == BackendStats::kNotCounted ||
+               s.upstream_allocations == BackendStats::kNotCounted)
+        stats.upstream_allocations = BackendStats::kNotCounted;
+      else stats.upstream_allocations += s.upstream_allocations;
+    }
+  }
+  return stats;
+}
+
+// The forced release: the backend's own, then the process malloc's.
+template <Backend B>
+void release_all(const std::vector<B*>& backends) {
+  if constexpr (ReleasesToOs<B>) {
+    for (B* b : backends) b->release_to_os();
+  }
+  release_free_memory();
+}
+
+inline nlohmann::json unsupported_json(const std::string& why) {
+  return {{"status", "unsupported"}, {"reason", why}};
+}
+
+}  // namespace detail
+
 // make() returns a std::unique_ptr<B>. Throws nothing it does not pass on
 // from make().
 template <Backend B, class Make>
 nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, const ClockCalibration& clock) {
   nlohmann::json out;
-  if (auto why = unsupported_reason<B>(plan); !why.empty()) {
-    out["status"] = "unsupported";
-    out["reason"] = why;
-    return out;
-  }
-  std::size_t instances = B::capabilities.thread_safe ? 1 : plan.threads.size();
-  std::vector<std::unique_ptr<B>> owned;
-  std::vector<B*> backends;
-  for (std::size_t i = 0; i < instances; ++i) {
-    owned.push_back(make());
-    backends.push_back(owned.back().get());
-  }
+  if (auto why = unsupported_reason<B>(plan); !why.empty()) return detail::unsupported_json(why);
+  std::vector<std::unique_ptr<B>> owned = detail::make_instances<B>(make, plan);
+  std::vector<B*> backends = detail::pointers(owned);
   RssProbe rss;
   ReplayResult r;
   std::uint64_t baseline = 0, peak = 0, end = 0, heap_baseline = 0;
@@ -75,25 +129,10 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
     end = rss.rss_bytes();
     peak = peak_reset ? peak_rss_bytes() : 0;
     after_replay = read_allocator_counters();
-    if constexpr (HasStats<B>) {
-      for (B* b : backends) {
-        BackendStats s = b->stats();
-        stats.reserved_bytes += s.reserved_bytes;
-        stats.in_use_bytes += s.in_use_bytes;
-        stats.failed_allocations += s.failed_allocations;
-        stats.fallthrough_allocations += s.fallthrough_allocations;
-        stats.rejections += s.rejections;
-        stats.spills += s.spills;
-        stats.wasted_bytes += s.wasted_bytes;
-      }
-    }
+    stats = detail::total_stats(backends);
     replayer.drain();
   }
-  // The forced release: the backend's own, then the process malloc's.
-  if constexpr (ReleasesToOs<B>) {
-    for (B* b : backends) b->release_to_os();
-  }
-  release_free_memory();
+  detail::release_all(backends);
   std::uint64_t floor = rss.rss_bytes();
   AllocatorCounters after_release = read_allocator_counters();
   owned.clear();
@@ -109,6 +148,41 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   out["fragmentation"] = fragmentation_json(r, baseline, heap_baseline, peak);
   // The process allocator's own counters at the end of the replay (blocks
   // the trace never freed still live) and after the forced release.
+  out["allocator"] = {{"after_replay", counters_json(after_replay)},
+                      {"after_release", counters_json(after_release)}};
+  if constexpr (HasStats<B>) out["backend_stats"] = stats_json(stats);
+  return out;
+}
+
+// The counted variant of replay_cell(), run under Callgrind: the untimed
+// replay (Replayer::count) between the same preparations (memory freed
+// while planning returned first) and the same end (every block freed, the
+// forced release), with none of the probes whose figures mean nothing
+// under Callgrind (RSS is Callgrind's own as much as the process's, and
+// times are Callgrind's). The allocator's and the strategy's own counters
+// are kept: they are exact.
+template <Backend B, class Make>
+nlohmann::json count_cell(Make make, const Plan& plan, const CellOptions& o) {
+  if (auto why = unsupported_reason<B>(plan); !why.empty()) return detail::unsupported_json(why);
+  std::vector<std::unique_ptr<B>> owned = detail::make_instances<B>(make, plan);
+  std::vector<B*> backends = detail::pointers(owned);
+  ReplayResult r;
+  BackendStats stats;
+  AllocatorCounters after_replay;
+  {
+    Replayer<B> replayer(plan, backends, ClockCalibration{}, {o.touch, 0, nullptr});
+    release_free_memory();
+    r = replayer.count();
+    after_replay = read_allocator_counters();
+    stats = detail::total_stats(backends);
+    replayer.drain();
+  }
+  detail::release_all(backends);
+  AllocatorCounters after_release = read_allocator_counters();
+  owned.clear();
+
+  nlohmann::json out = counted_json(plan, r);
+  out["status"] = "ok";
   out["allocator"] = {{"after_replay", counters_json(after_replay)},
                       {"after_release", counters_json(after_release)}};
   if constexpr (HasStats<B>) out["backend_stats"] = stats_json(stats);

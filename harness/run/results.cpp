@@ -25,7 +25,10 @@ std::map<std::string, double> extract_metrics(const json& r) {
   put(m, "wall_seconds", r.value("wall_seconds", json()));
   put(m, "allocator_seconds", r.value("allocator_seconds", json()));
   put(m, "failed_allocations", r.value("failed_allocations", json()));
-  if (r.contains("ops_by_class")) {
+  put(m, "instructions", r.value("instructions", json()));
+  put(m, "instructions_per_op", r.value("instructions_per_op", json()));
+  // A counted cell (--count instructions) has its ops by class, no times.
+  if (r.contains("ops_by_class") && r.contains("mean_ns") && r.contains("latency_ns")) {
     for (const auto& [cls, n] : r["ops_by_class"].items()) {
       if (!n.is_number() || n.get<double>() == 0) continue;
       put(m, cls + "_mean_ns", r["mean_ns"].value(cls, json()));
@@ -138,6 +141,9 @@ Results Results::read(const std::string& path) {
   try {
     r.context = doc.at("context");
     r.config = doc.at("config");
+    // Files from before config.count counted time: read so, they compare
+    // equal to a timed run's configuration (--resume, merge).
+    if (r.config.is_object() && !r.config.contains("count")) r.config["count"] = "time";
     r.workloads = doc.value("workloads", json::object());
     r.shard_index = doc.at("shard").at("index").get<std::uint32_t>();
     r.shard_count = doc.at("shard").at("count").get<std::uint32_t>();

@@ -1,6 +1,7 @@
 #include "harness/run/run_plan.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "allocators/registry.hpp"
 #include "workloads/rng.hpp"
@@ -24,7 +25,25 @@ nlohmann::json RunConfig::to_json() const {
           {"workloads", w},       {"threads", threads},
           {"reps", reps},         {"seed", seed},
           {"touch", touch},       {"sample_one_in", sample_one_in},
-          {"timeout_seconds", timeout_seconds}, {"memory_limit_bytes", memory_limit_bytes}};
+          {"timeout_seconds", timeout_seconds}, {"memory_limit_bytes", memory_limit_bytes},
+          {"count", count}};
+}
+
+std::string RunConfig::problem() const {
+  if (count != "time" && count != "instructions") return "count must be time or instructions, not '" + count + "'";
+  if (!counts_instructions()) return "";
+  // Callgrind runs one thread at a time: with several, what a cell counts
+  // would depend on how they interleave (how long a wait spins).
+  const std::string one = "--count instructions replays one thread";
+  for (auto t : threads)
+    if (t != 1) return one + ": --threads " + std::to_string(t) + " is not allowed";
+  for (const auto& w : workloads)
+    if (w.is_file() && w.file_threads != 1)
+      return one + ": " + w.path + " has " + std::to_string(w.file_threads) + " threads";
+  if (memory_limit_bytes != 0)
+    return "--count instructions runs without a memory limit (valgrind needs the address space): "
+           "leave out --memory-limit";
+  return "";
 }
 
 RunConfig RunConfig::from_json(const nlohmann::json& j) {
@@ -50,6 +69,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   c.sample_one_in = j.at("sample_one_in").get<std::uint32_t>();
   c.timeout_seconds = j.at("timeout_seconds").get<double>();
   c.memory_limit_bytes = j.at("memory_limit_bytes").get<std::uint64_t>();
+  c.count = j.value("count", "time");
+  if (c.count != "time" && c.count != "instructions") throw std::invalid_argument("config.count: '" + c.count + "'");
   return c;
 }
 

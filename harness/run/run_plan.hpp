@@ -36,9 +36,19 @@ struct RunConfig {
   std::uint32_t sample_one_in = 16;
   double timeout_seconds = 120;
   std::uint64_t memory_limit_bytes = 0;  // RLIMIT_AS per worker; 0 for none
+  // What a cell measures: "time" (the timed replay, natively) or
+  // "instructions" (the untimed replay counted by Callgrind: one thread, no
+  // memory limit; harness/run/callgrind.hpp).
+  std::string count = "time";
+
+  bool counts_instructions() const { return count == "instructions"; }
+  // Why the configuration cannot run (one line), or "" when it can.
+  std::string problem() const;
 
   nlohmann::json to_json() const;
-  static RunConfig from_json(const nlohmann::json& j);  // throws std::exception on a malformed one
+  // Throws std::exception on a malformed one. A file written before `count`
+  // existed has none: it counted time.
+  static RunConfig from_json(const nlohmann::json& j);
 };
 
 struct Suite {

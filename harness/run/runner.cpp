@@ -9,11 +9,14 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include "allocators/spec.hpp"
 #include "harness/backend_check.hpp"
+#include "harness/run/callgrind.hpp"
 #include "harness/run/context.hpp"
 #include "harness/run/progress.hpp"
 #include "harness/run/results.hpp"
@@ -114,6 +117,10 @@ json trace_summary(const trace::Trace& t, const std::string& source) {
           {"request_bytes_p50", info.request_bytes.p50},
           {"request_bytes_p99", info.request_bytes.p99},
           {"request_allocs_p50", info.request_allocs.p50},
+          {"requests_within_8k_share",
+           info.request_bytes.count ? double(info.requests_within_8k) / double(info.request_bytes.count) : 0.0},
+          {"peak_open_requests", info.peak_open_requests},
+          {"connection_bytes_p50", info.connection_bytes.p50},
           {"cross_thread_frees", info.cross_thread_frees},
           {"metadata", info.metadata}};
 }
@@ -154,10 +161,21 @@ std::map<std::string, std::string> prepare_traces(const RunConfig& config, const
   return paths;
 }
 
-WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std::string& trace_path) {
+// How cells run under Callgrind (--count instructions).
+struct Counting {
+  std::string valgrind;
+  std::vector<std::string> env;  // deterministic_env()
+  std::string dir;               // where Callgrind writes each cell's totals
+
+  std::string out_file(const Cell& cell) const { return dir + "/callgrind-" + std::to_string(cell.order) + ".out"; }
+};
+
+WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std::string& trace_path,
+                           const Counting* counting) {
   std::vector<std::string> args = {"--task",   "replay",          "--trace", trace_path,
                                    "--touch",  config.touch,      "--sample", std::to_string(config.sample_one_in),
                                    "--seed",   std::to_string(config.seed + cell.rep)};
+  if (counting) args.insert(args.end(), {"--count", "instructions"});
   WorkerRequest req;
   if (cell.backend == "null") {
     req.argv = {worker_executable(), "--spec", "null"};
@@ -168,7 +186,44 @@ WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std:
   req.timeout = std::chrono::milliseconds(static_cast<long long>(config.timeout_seconds * 1000));
   req.memory_limit_bytes = config.memory_limit_bytes;
   req.cancel = &g_interrupted;
+  if (counting) {
+    // LD_PRELOAD passes through valgrind to the worker: Callgrind does not
+    // replace malloc, so the worker still checks and measures its own.
+    req.argv = callgrind_command(counting->valgrind, counting->out_file(cell), counting->env, req.argv);
+    req.timeout = std::chrono::milliseconds(static_cast<long long>(config.timeout_seconds * kCallgrindSlowdown * 1000));
+    req.memory_limit_bytes = 0;  // valgrind reserves address space far beyond what the worker uses
+  }
   return req;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A counted cell's instructions, from the file Callgrind wrote (removed
+// here). An ok cell whose file holds no count failed to measure.
+void add_instructions(json& rec, const std::string& callgrind_file) {
+  std::string text = slurp(callgrind_file);
+  std::error_code ec;
+  std::filesystem::remove(callgrind_file, ec);
+  if (rec.value("status", "") != "ok") return;
+  std::optional<std::uint64_t> ir = callgrind_instructions(text);
+  if (!ir || *ir == 0) {
+    rec.erase("replay");
+    rec["status"] = "failed";
+    rec["failure"] = {{"kind", "bad_output"},
+                      {"reason", !ir ? "Callgrind wrote no instruction total to " + callgrind_file
+                                     : "Callgrind counted no instructions in the replay (a worker built without "
+                                       "<valgrind/callgrind.h>?)"}};
+    return;
+  }
+  json& r = rec["replay"];
+  std::uint64_t ops = r.value("ops", std::uint64_t{0});
+  r["instructions"] = *ir;
+  r["instructions_per_op"] = ops ? static_cast<double>(*ir) / static_cast<double>(ops) : 0.0;
 }
 
 // Each general allocator's version as a worker reports it.
@@ -255,6 +310,14 @@ json cell_record(const Cell& cell, const WorkerOutcome& out) {
 int execute_run(const RunOptions& o) {
   const RunConfig& config = o.config;
   namespace fs = std::filesystem;
+  if (auto why = config.problem(); !why.empty()) throw RunError(why);
+  std::optional<Counting> counting;
+  if (config.counts_instructions()) {
+    const char* path = std::getenv("PATH");
+    std::optional<std::string> valgrind = find_valgrind(path ? path : "");
+    if (!valgrind) throw RunError("--count instructions needs valgrind (apt-get install valgrind)");
+    counting = Counting{*valgrind, deterministic_env(std::getenv("MALLOC_CONF")), ""};
+  }
   bool exists = fs::exists(o.output);
   if (exists && !o.resume && !o.force)
     throw RunError(o.output + " exists: --resume continues it, --force overwrites it");
@@ -272,7 +335,7 @@ int execute_run(const RunOptions& o) {
     }
     if (results.config != config.to_json())
       throw RunError(o.output + " was written by a run with another configuration (backends, workloads, threads, "
-                                "reps, seed, touch, sample, timeout or memory limit differ); cannot resume it");
+                                "reps, seed, touch, sample, timeout, memory limit or count differ); cannot resume it");
     if (results.shard_index != o.shard_index || results.shard_count != o.shard_count)
       throw RunError(o.output + " holds shard " + std::to_string(results.shard_index) + "/" +
                      std::to_string(results.shard_count) + ", not " + std::to_string(o.shard_index) + "/" +
@@ -283,6 +346,7 @@ int execute_run(const RunOptions& o) {
     if (!results.has(c.id())) todo.push_back(c);
 
   TempDir dir;
+  if (counting) counting->dir = dir.path();
   json workloads = results.workloads.is_object() ? results.workloads : json::object();
   auto traces = prepare_traces(config, todo, dir.path(), workloads);
   if (!o.resume || !exists) {
@@ -310,12 +374,15 @@ int execute_run(const RunOptions& o) {
     std::string label = cell.backend + " " + cell.workload + " t" + std::to_string(cell.threads) + " r" +
                         std::to_string(cell.rep + 1);
     progress.starting(label);
-    WorkerOutcome out = run_worker(cell_request(config, cell, traces.at(trace_key(cell.workload, cell.threads))));
+    const Counting* count = counting ? &*counting : nullptr;
+    WorkerOutcome out =
+        run_worker(cell_request(config, cell, traces.at(trace_key(cell.workload, cell.threads)), count));
     if (g_interrupted.load()) {  // the cell in flight does not count
       interrupted = true;
       break;
     }
     json rec = cell_record(cell, out);
+    if (count) add_instructions(rec, count->out_file(cell));
     results.add(rec);
     results.write(o.output);
     std::string outcome = rec["status"].get<std::string>();

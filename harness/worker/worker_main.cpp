@@ -4,7 +4,12 @@
 //   alloclab-worker --spec CANONICAL_SPEC --task probe|smoke [--rounds N]
 //   alloclab-worker --spec CANONICAL_SPEC --task replay --trace FILE
 //                   [--touch pages|all|first|none] [--sample N] [--seed N]
+//                   [--count time|instructions]
 // (--spec null replays against the null backend: the harness's own cost.)
+// --count instructions replays untimed, for Callgrind to count (the runner
+// starts the worker under it): a one-thread trace only, no clock calibrated,
+// no timeline, collection switched on around the replay's ops only
+// (harness/replay/replay.hpp, "Counting").
 // It first checks that the allocator answering malloc is the one the spec
 // names and refuses (exit 4) otherwise, then runs the task and prints one
 // JSON document on stdout. Exit statuses: harness/worker_protocol.hpp.
@@ -83,6 +88,7 @@ struct ReplayArgs {
   replay::Touch touch = replay::Touch::pages;
   std::uint32_t sample = 16;
   std::uint64_t seed = 1;
+  bool count_instructions = false;
 };
 
 // The timeline's allocator column: the process allocator's heap bytes.
@@ -93,6 +99,29 @@ json clock_json(const replay::ClockCalibration& c) {
           {"overhead_ns", c.overhead_ns},
           {"resolution_ns", c.resolution_ns},
           {"samples", c.samples}};
+}
+
+// The untimed replay for Callgrind. Several threads would make the count
+// depend on how the threads interleave (how often a wait spins), so a
+// trace of one thread only.
+void count_replay(const BackendSpec* spec, const replay::Plan& plan, const ReplayArgs& a, json& doc) {
+  if (plan.threads.size() != 1)
+    fail(worker_exit::kBadInput, "--count instructions replays a one-thread trace; this one has " +
+                                     std::to_string(plan.threads.size()) + " threads", doc);
+  replay::CellOptions o;
+  o.touch = a.touch;
+  json r;
+  if (!spec) {
+    r = replay::count_cell<replay::NullBackend>([] { return std::make_unique<replay::NullBackend>(); }, plan, o);
+  } else if (spec->is_general()) {
+    r = replay::count_cell<MallocBackend>([] { return std::make_unique<MallocBackend>(); }, plan, o);
+  } else {
+    with_registration(spec->strategy, [&](const auto& reg) {
+      using B = typename std::remove_cvref_t<decltype(*reg.make(spec->options))>;
+      r = replay::count_cell<B>([&] { return reg.make(spec->options); }, plan, o);
+    });
+  }
+  doc["replay"] = std::move(r);
 }
 
 // Loads and plans the trace, then replays it against the backend the spec
@@ -106,6 +135,10 @@ void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
   }
   replay::Plan plan = replay::make_plan(t, a.sample, a.seed);
   t = {};  // the plan holds what the replay needs
+  if (a.count_instructions) {
+    count_replay(spec, plan, a, doc);
+    return;
+  }
   replay::ClockCalibration clock = replay::calibrate();
   replay::CellOptions o;
   o.touch = a.touch;
@@ -150,6 +183,11 @@ int main(int argc, char** argv) {
       else if (v == "first") replay_args.touch = replay::Touch::first;
       else if (v == "none") replay_args.touch = replay::Touch::none;
       else fail(worker_exit::kBadInput, "--touch must be pages, all, first or none");
+    }
+    else if (a == "--count") {
+      std::string v = value();
+      if (v != "time" && v != "instructions") fail(worker_exit::kBadInput, "--count must be time or instructions");
+      replay_args.count_instructions = v == "instructions";
     }
     else fail(worker_exit::kBadInput, "unknown argument '" + std::string(a) + "'");
   }
