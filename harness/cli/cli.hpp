@@ -6,6 +6,7 @@
 //   1  internal error (a bug in alloclab)
 //   2  bad input: unknown backend, malformed flag or file
 //   3  some cells failed (a worker crashed, hung, or refused to run)
+//   4  a missing dependency (report: python3 or matplotlib)
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitInternal = 1;
 inline constexpr int kExitBadInput = 2;
 inline constexpr int kExitCellsFailed = 3;
+inline constexpr int kExitMissingDependency = 4;
 
 struct Context {
   std::string allocators_file;
@@ -44,6 +46,9 @@ void add_merge_command(CLI::App& app, Context& ctx);
 void add_export_command(CLI::App& app, Context& ctx);
 // `alloclab compare`: exit status 1 means some group regressed (as diff and cmp).
 void add_compare_command(CLI::App& app, Context& ctx);
+// `alloclab report`: charts, the document's tables and the claims ledger
+// (harness/report/*.py under Debian's python3 with matplotlib).
+void add_report_command(CLI::App& app, Context& ctx);
 // `alloclab trace ...`: info, gen, text, binary (trace_command.cpp), which
 // adds capture and scopes (capture_command.cpp) to its group.
 void add_trace_command(CLI::App& app, Context& ctx);

@@ -65,8 +65,9 @@ int main(int argc, char** argv) {
       "Backends: glibc, jemalloc, mimalloc, tcmalloc; STRATEGY[:k=v,...][@BASE] (bump@jemalloc);\n"
       "preload:/path/lib.so; or a name from --allocators FILE ('name path' per line).\n\n"
       "Exit status: 0 success, 1 internal error, 2 bad input (unknown backend,\n"
-      "malformed flag or file), 3 some cells failed (crash, hang, refused allocator).\n"
-      "compare exits 1 when a group regressed, as diff and cmp do.");
+      "malformed flag or file), 3 some cells failed (crash, hang, refused allocator),\n"
+      "4 a missing dependency (report: python3, matplotlib). compare exits 1 when a group\n"
+      "regressed, as diff and cmp do.");
   Context ctx;
   app.add_option("--allocators", ctx.allocators_file,
                  "File naming preload libraries, one 'name path' per line")
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   add_merge_command(app, ctx);
   add_export_command(app, ctx);
   add_compare_command(app, ctx);
+  add_report_command(app, ctx);
 
   // Name an unknown command outright (CLI11 would only say one is required).
   if (argc > 1 && argv[1][0] != '-') {

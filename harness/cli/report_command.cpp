@@ -1,0 +1,100 @@
+// alloclab report RESULTS.json [-o DIR]: the charts, the seed document's
+// comparison tables and the claims ledger. The work is done by
+// harness/report/report.py (matplotlib draws the charts), run under Debian's
+// python3, which has python3-matplotlib; this command checks the input, finds
+// the interpreter and the script, and passes the exit status on.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "harness/cli/cli.hpp"
+#include "harness/run/results.hpp"
+
+namespace alloclab::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ALLOCLAB_REPORT_DIR overrides where the scripts are (an installed copy).
+fs::path report_script() {
+  if (const char* dir = std::getenv("ALLOCLAB_REPORT_DIR")) return fs::path(dir) / "report.py";
+  return fs::path(ALLOCLAB_SOURCE_DIR) / "harness" / "report" / "report.py";
+}
+
+// Debian's interpreter first: a python3 earlier on PATH (pyenv, a venv)
+// usually lacks Debian's matplotlib. ALLOCLAB_PYTHON overrides.
+std::string python() {
+  if (const char* p = std::getenv("ALLOCLAB_PYTHON")) return p;
+  if (::access("/usr/bin/python3", X_OK) == 0) return "/usr/bin/python3";
+  return "python3";
+}
+
+int run_script(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    std::cerr << "alloclab report: fork failed\n";
+    return kExitInternal;
+  }
+  if (pid == 0) {
+    ::execvp(argv[0], argv.data());
+    // 127 is what a shell reports for a command it cannot find.
+    std::_Exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status)) {
+    if (WEXITSTATUS(status) == 127) {
+      std::cerr << "alloclab report: cannot run " << args[0] << " (apt-get install python3 python3-matplotlib)\n";
+      return kExitMissingDependency;
+    }
+    return WEXITSTATUS(status);
+  }
+  std::cerr << "alloclab report: " << args[1] << " died with signal " << WTERMSIG(status) << '\n';
+  return kExitInternal;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "report", "Write report.md, a self-contained report.html, charts (PNG, SVG) and the claims ledger's verdicts");
+  struct Args {
+    std::string input, output;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("results", a->input, "Results file from alloclab run or merge")->required()->type_name("FILE");
+  cmd->add_option("-o,--output", a->output, "Output folder (default: the results file's folder)")->type_name("DIR");
+  cmd->footer(
+      "Writes DIR/report.md, DIR/report.html (charts embedded, opens offline), DIR/charts/NAME.{png,svg} and\n"
+      "DIR/verdicts.json (every claim of harness/report/claims.json with the verdict computed from the results).\n"
+      "The same results give byte-identical files.\n\n"
+      "Exit status: 0 written, 2 bad input (unreadable or malformed results), 4 python3 or matplotlib missing\n"
+      "(apt-get install python3-matplotlib).");
+  cmd->callback([&ctx, a] {
+    ctx.action = [a] {
+      try {
+        run::Results::read(a->input);
+      } catch (const run::ResultsError& e) {
+        std::cerr << "alloclab: " << e.what() << '\n';
+        return kExitBadInput;
+      }
+      std::string out = a->output;
+      if (out.empty()) out = fs::path(a->input).parent_path().empty() ? "." : fs::path(a->input).parent_path().string();
+      fs::path script = report_script();
+      if (!fs::exists(script)) {
+        std::cerr << "alloclab report: " << script.string() << " not found (set ALLOCLAB_REPORT_DIR)\n";
+        return kExitMissingDependency;
+      }
+      return run_script({python(), script.string(), a->input, "-o", out});
+    };
+  });
+}
+
+}  // namespace alloclab::cli
