@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: set up, build, run every test through ctest; then the
-# same tests in an ASan+UBSan build (which covers our own code: the sanitizers
+# The whole test suite: set up, build, run every test through ctest, gate the
+# strategies' instructions per op on results/baseline-ci.json (scripts/gate.sh);
+# then the same tests in an ASan+UBSan build (which covers our own code: the sanitizers
 # replace malloc, so tests that need a preloaded general allocator skip there).
 # allocator_may_return_null: the contract says an impossible request returns
 # nullptr, and the suite checks that it does.
@@ -13,6 +14,8 @@ echo "== build (Release)"
 ./scripts/build.sh
 echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j"$jobs"
+echo "== gate: strategies' instructions per op against results/baseline-ci.json"
+./scripts/gate.sh
 
 echo "== build (ASan+UBSan)"
 ./scripts/build.sh --asan

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <map>
+#include <vector>
 
 namespace alloclab::run {
 
@@ -42,14 +43,18 @@ std::string export_gbench(const Results& r) {
     const char* real;
     const char* cpu;
   };
-  const Entry entries[] = {{"op", "wall_ns_per_op", "allocator_ns_per_op"},
-                           {"alloc", "alloc_mean_ns", "alloc_mean_ns"},
-                           {"free", "free_mean_ns", "free_mean_ns"},
-                           {"alloc_p99", "alloc_p99_ns", "alloc_p99_ns"}};
+  const std::vector<Entry> timed = {{"op", "wall_ns_per_op", "allocator_ns_per_op"},
+                                    {"alloc", "alloc_mean_ns", "alloc_mean_ns"},
+                                    {"free", "free_mean_ns", "free_mean_ns"},
+                                    {"alloc_p99", "alloc_p99_ns", "alloc_p99_ns"}};
+  // A file of `run --count instructions` holds no times: its one figure is
+  // the exact instruction count per op, in the time fields (labelled so).
+  const std::vector<Entry> counted = {{"instructions", "instructions_per_op", "instructions_per_op"}};
+  const bool is_counted = r.config.value("count", "time") == "instructions";
   int family = 0;
   for (const auto& name : order) {
     auto& cells = groups[name];
-    for (const auto& e : entries) {
+    for (const auto& e : is_counted ? counted : timed) {
       bool any = false;
       int rep = 0;
       for (const CellRecord* c : cells) {
@@ -78,7 +83,8 @@ std::string export_gbench(const Results& r) {
                   {"real_time", real > kFloorNs ? real : kFloorNs},
                   {"cpu_time", cpu > kFloorNs ? cpu : kFloorNs},
                   {"time_unit", "ns"}};
-        if (real <= kFloorNs || cpu <= kFloorNs) b["label"] = "at or below the timer's floor";
+        if (is_counted) b["label"] = "instructions per op under Callgrind, not a time";
+        else if (real <= kFloorNs || cpu <= kFloorNs) b["label"] = "at or below the timer's floor";
         benchmarks.push_back(b);
         any = true;
       }
