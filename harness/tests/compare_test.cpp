@@ -18,10 +18,11 @@ namespace alloclab {
 namespace {
 
 using nlohmann::json;
+using test::ScratchDir;
+using test::read_json;
 using run::mann_whitney;
 using run::UMethod;
 using Args = std::vector<std::string>;
-namespace fs = std::filesystem;
 
 #ifdef ALLOCLAB_SANITIZED
 #define SKIP_IF_SANITIZED() GTEST_SKIP() << "sanitizer build: workers' malloc is the sanitizer's"
@@ -129,25 +130,6 @@ TEST(MannWhitney, SmallestPossiblePIsThatOfCompleteSeparation) {
 }
 
 // --- hand-built results files ---------------------------------------------------
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = testing::TempDir() + "alloclab-compare-test-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 constexpr double kOps = 1000;
 

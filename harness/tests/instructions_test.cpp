@@ -24,6 +24,8 @@ namespace alloclab {
 namespace {
 
 using nlohmann::json;
+using test::ScratchDir;
+using test::read_json;
 namespace fs = std::filesystem;
 using Args = std::vector<std::string>;
 
@@ -42,35 +44,6 @@ bool have_valgrind() {
     }                                             \
   } while (0)
 #endif
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = testing::TempDir() + "alloclab-instructions-test-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json doc = json::parse(ss.str(), nullptr, false);
-  EXPECT_FALSE(doc.is_discarded()) << path << " is not JSON";
-  return doc.is_discarded() ? json::object() : doc;
-}
 
 // A counted run of one small model: 40 requests, about 2,600 ops.
 Args counted_run(const std::string& backends, const std::string& out, Args extra = {}) {

@@ -33,6 +33,8 @@ namespace alloclab {
 namespace {
 
 using nlohmann::json;
+using test::ScratchDir;
+using test::read_json;
 namespace fs = std::filesystem;
 using Args = std::vector<std::string>;
 
@@ -46,27 +48,6 @@ constexpr bool kSanitized = false;
 
 // The backends a test may run in every build: glibc only where malloc is glibc's.
 const char* null_and_glibc() { return kSanitized ? "null" : "null,glibc"; }
-
-// A fresh directory per test, removed with everything in it.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = testing::TempDir() + "alloclab-run-test-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed for " + tmpl);
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // One model, few requests: a cell takes tens of milliseconds. http-upload
 // leaves its later threads idle until enough connections overlap (at 40
@@ -94,12 +75,6 @@ std::string slurp(const std::string& path) {
 }
 
 // The file as JSON; a file that does not parse is a failure of the test.
-json read_json(const std::string& path) {
-  json doc = json::parse(slurp(path), nullptr, false);
-  EXPECT_FALSE(doc.is_discarded()) << path << " is not a complete JSON document";
-  return doc.is_discarded() ? json::object() : doc;
-}
-
 std::map<std::string, int> id_counts(const json& doc) {
   std::map<std::string, int> n;
   for (const auto& c : doc.value("cells", json::array())) ++n[c.value("id", "")];
