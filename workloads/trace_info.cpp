@@ -40,6 +40,13 @@ struct InfoObserver {
   std::vector<std::uint64_t> request_allocs;
   std::vector<std::uint64_t> connection_bytes;  // per connection scope id: allocated in it, outside requests
   std::vector<std::uint32_t> depth;           // per scope
+  // Bytes held (live) rather than allocated over a lifetime: per request
+  // scope its live bytes now and at most; per connection scope its live
+  // bytes outside requests and its open requests; a sample of a
+  // connection's live bytes each time its last open request closes.
+  std::vector<std::uint64_t> held_now, held_peak, conn_live;
+  std::vector<std::uint32_t> conn_open_requests;
+  std::vector<std::uint64_t> idle_samples;
   std::uint64_t live_blocks = 0;
   std::uint64_t open_requests = 0;
 
@@ -59,6 +66,23 @@ struct InfoObserver {
     request_allocs[req - 1] += allocs;
   }
 
+  void hold(std::uint32_t scope_plus1, std::int64_t delta) {
+    if (scope_plus1 == kNoScope) return;
+    const ScopeState& sc = walker.scopes()[scope_plus1 - 1];
+    if (sc.request != kNoScope) {
+      std::uint64_t& now = held_now[sc.request - 1];
+      now = static_cast<std::uint64_t>(static_cast<std::int64_t>(now) + delta);
+      held_peak[sc.request - 1] = std::max(held_peak[sc.request - 1], now);
+    } else if (sc.kind == ScopeKind::connection) {
+      std::uint64_t& live = conn_live[scope_plus1 - 1];
+      live = static_cast<std::uint64_t>(static_cast<std::int64_t>(live) + delta);
+    }
+  }
+  std::uint32_t connection_of(const ScopeState& request) const {
+    if (request.parent == kNoScope) return kNoScope;
+    return walker.scopes()[request.parent - 1].kind == ScopeKind::connection ? request.parent : kNoScope;
+  }
+
   void on_alloc(std::uint32_t, const Op& op, const SlotState&, std::uint64_t) {
     ++live_blocks;
     sizes.push_back(op.b);
@@ -70,6 +94,7 @@ struct InfoObserver {
     if (op.scoped()) {
       ++info.scoped_allocs;
       charge(op.c, op.b, 1);
+      hold(op.c, static_cast<std::int64_t>(op.b));
     } else {
       ++info.unscoped_allocs;
     }
@@ -77,12 +102,14 @@ struct InfoObserver {
   }
   void on_free(std::uint32_t th, const Op&, const SlotState& s, std::uint64_t tick) {
     --live_blocks;
+    hold(s.scope, -static_cast<std::int64_t>(s.size));
     lifetimes.push_back(tick - s.alloc_tick);
     info.cross_thread_frees += th != s.alloc_thread;
   }
-  void on_realloc(std::uint32_t, const Op& op, std::uint32_t, const SlotState& s) {
+  void on_realloc(std::uint32_t, const Op& op, std::uint32_t old_size, const SlotState& s) {
     info.bytes_allocated += op.b;
     charge(s.scope, op.b, 0);
+    hold(s.scope, static_cast<std::int64_t>(op.b) - static_cast<std::int64_t>(old_size));
     note_live();
   }
   void on_open(std::uint32_t, const Op& op, const ScopeState& sc) {
@@ -90,10 +117,16 @@ struct InfoObserver {
     std::uint32_t d = sc.parent == kNoScope ? 1 : depth[sc.parent - 1] + 1;
     depth[op.a] = d;
     info.max_scope_depth = std::max(info.max_scope_depth, d);
-    if (sc.kind == ScopeKind::request) info.peak_open_requests = std::max(info.peak_open_requests, ++open_requests);
+    if (sc.kind == ScopeKind::request) {
+      info.peak_open_requests = std::max(info.peak_open_requests, ++open_requests);
+      if (auto c = connection_of(sc); c != kNoScope) ++conn_open_requests[c - 1];
+    }
   }
   void on_close(std::uint32_t, const Op&, const ScopeState& sc) {
-    if (sc.kind == ScopeKind::request) --open_requests;
+    if (sc.kind != ScopeKind::request) return;
+    --open_requests;
+    if (auto c = connection_of(sc); c != kNoScope && --conn_open_requests[c - 1] == 0)
+      idle_samples.push_back(conn_live[c - 1]);
   }
   void on_other(std::uint32_t, const Op& op) {
     if (op.kind == OpKind::think) info.think_ns += op.b;
@@ -125,27 +158,34 @@ TraceInfo analyze(const Trace& t) {
   for (const auto& s : t.threads)
     for (const Op& op : s) ++info.by_kind[static_cast<std::size_t>(op.kind) % info.by_kind.size()];
   Walker w(t);
-  InfoObserver obs{info, w, {}, {}, {}, {}, {}, {}, 0, 0};
+  InfoObserver obs{info, w, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, 0};
   obs.sizes.reserve(info.count(OpKind::alloc));
   obs.lifetimes.reserve(info.count(OpKind::free) + info.count(OpKind::release));
   obs.request_bytes.assign(t.scope_count, 0);
   obs.request_allocs.assign(t.scope_count, 0);
   obs.connection_bytes.assign(t.scope_count, 0);
   obs.depth.assign(t.scope_count, 0);
+  obs.held_now.assign(t.scope_count, 0);
+  obs.held_peak.assign(t.scope_count, 0);
+  obs.conn_live.assign(t.scope_count, 0);
+  obs.conn_open_requests.assign(t.scope_count, 0);
   w.run(obs);
   info.end_live_bytes = w.live_bytes();
   info.end_live_blocks = obs.live_blocks;
   info.alloc_size = summarize(std::move(obs.sizes));
   info.lifetime_ops = summarize(std::move(obs.lifetimes));
-  std::vector<std::uint64_t> rb, ra, cb;
+  std::vector<std::uint64_t> rb, ra, cb, held;
   for (std::uint32_t s = 0; s < t.scope_count; ++s) {
     if (w.scopes()[s].kind == ScopeKind::connection) cb.push_back(obs.connection_bytes[s]);
     if (w.scopes()[s].kind != ScopeKind::request) continue;
     rb.push_back(obs.request_bytes[s]);
+    held.push_back(obs.held_peak[s]);
     ra.push_back(obs.request_allocs[s]);
     info.requests_within_8k += obs.request_bytes[s] <= 8192;
   }
   info.connection_bytes = summarize(std::move(cb));
+  info.request_held_bytes = summarize(std::move(held));
+  info.idle_connection_bytes = summarize(std::move(obs.idle_samples));
   info.request_bytes = summarize(std::move(rb));
   info.request_allocs = summarize(std::move(ra));
   info.metadata = nlohmann::json::parse(t.metadata, nullptr, false);
@@ -191,6 +231,8 @@ nlohmann::json to_json(const TraceInfo& i) {
       {"requests_within_8k", i.requests_within_8k},
       {"peak_open_requests", i.peak_open_requests},
       {"connection_bytes", summary_json(i.connection_bytes)},
+      {"request_held_bytes", summary_json(i.request_held_bytes)},
+      {"idle_connection_bytes", summary_json(i.idle_connection_bytes)},
       {"request_allocs", summary_json(i.request_allocs)},
       {"think_ns", i.think_ns},
       {"metadata", i.metadata},

@@ -51,6 +51,8 @@ struct TraceInfo {
   std::uint64_t requests_within_8k = 0;     // requests whose bytes fit an 8 KiB arena (seeds/001, Tier 1)
   std::uint64_t peak_open_requests = 0;     // request scopes open at once, at most
   Summary connection_bytes;                 // bytes allocated in each connection scope outside its requests
+  Summary request_held_bytes;               // each request's most live bytes at once (held, not allocated)
+  Summary idle_connection_bytes;            // a connection's live bytes outside requests when its last open request closes
   std::uint64_t think_ns = 0;
 
   nlohmann::json metadata;

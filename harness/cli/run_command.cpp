@@ -93,18 +93,63 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
 
   std::vector<std::string> model_list;
   if (!a.workloads.empty()) {
-    model_list = split_list(a.workloads);
+    // A comma also separates a model's options (scope-sweep:n=4,size=16):
+    // an item with '=' and no ':' continues the one before it.
+    for (auto& item : split_list(a.workloads)) {
+      if (!model_list.empty() && item.find('=') != std::string::npos && item.find(':') == std::string::npos)
+        model_list.back() += "," + item;
+      else
+        model_list.push_back(item);
+    }
     if (model_list.empty()) throw SpecError("--workloads is empty; models: " + trace::model_names());
   }
   else if (a.traces.empty())
-    for (const auto& m : trace::models()) model_list.emplace_back(m.name);
-  for (const auto& name : model_list) {
-    const trace::Model* m = trace::find_model(name);
-    if (!m) throw SpecError("unknown workload '" + name + "'; models: " + trace::model_names());
+    for (const auto& m : trace::models())
+      if (!m.experiment) model_list.emplace_back(m.name);
+  auto add_model = [&](const std::string& spec) -> run::WorkloadSpec& {
+    trace::WorkloadName n;
+    try {
+      n = trace::parse_workload_name(spec);
+    } catch (const std::invalid_argument& e) {
+      throw SpecError(std::string("--workloads: ") + e.what());
+    }
+    const trace::Model* m = trace::find_model(n.model);
+    if (!m) throw SpecError("unknown workload '" + n.model + "'; models: " + trace::model_names());
     run::WorkloadSpec w;
-    w.name = w.model = name;
+    w.name = spec;
+    w.model = n.model;
+    w.params = n.options;
     w.requests = a.requests ? a.requests : m->default_requests / suite->request_divisor;
+    // A bad option is bad input now, not a failed run: check the scale and
+    // generate a one-request trace with the model's own options.
+    try {
+      trace::ModelParams p;
+      p.options = n.options;
+      (void)p.option("scale", 1, 1, 4096);
+      p.options.erase("scale");
+      p.requests = 1;
+      p.threads = std::max(1u, m->min_threads);
+      (void)trace::generate(*m, p);
+    } catch (const std::invalid_argument& e) {
+      throw SpecError("--workloads " + spec + ": " + e.what());
+    }
+    for (const auto& other : c.workloads)
+      if (other.name == spec) throw SpecError("--workloads names " + spec + " twice");
     c.workloads.push_back(w);
+    return c.workloads.back();
+  };
+  for (const auto& name : model_list) add_model(name);
+  // The suite's claim experiments, when the run names no workloads of its own.
+  if (a.workloads.empty() && a.traces.empty()) {
+    for (const auto& e : suite->experiments) {
+      std::vector<std::string> bs;
+      for (const auto& b : e.backends)
+        if (std::find(c.backends.begin(), c.backends.end(), b) != c.backends.end()) bs.push_back(b);
+      if (bs.empty()) continue;
+      run::WorkloadSpec& w = add_model(e.workload);
+      w.backends = bs;
+      w.threads = e.threads;
+    }
   }
   for (const auto& path : a.traces) {
     trace::Trace t = trace::read_trace(path);  // a malformed file stops the run here (exit 2)
@@ -182,7 +227,9 @@ void add_run_command(CLI::App& app, Context& ctx) {
                   "Comma-separated backends (default: null, every general allocator, every strategy over glibc); "
                   "null measures the harness's own cost")
       ->type_name("LIST");
-  cmd->add_option("--workloads", a->workloads, "Comma-separated models (default: all five, unless --trace is given)")
+  cmd->add_option("--workloads", a->workloads, "Comma-separated models, each MODEL[:KEY=VALUE,...] (every model takes scale=N, N times its requests and "
+                  "connections, and connections=N; scope-sweep takes n and size). Default: the five HTTP models and the suite's claim "
+                  "experiments, unless --trace is given")
       ->type_name("LIST");
   cmd->add_option("--trace", a->traces, "Trace files to replay as workloads (each keeps its own thread count)")
       ->type_name("FILE...");

@@ -29,12 +29,20 @@ struct GenOptions {
 };
 
 int run_gen(const GenOptions& o) {
-  const Model* m = find_model(o.model);
-  if (!m) throw SpecError("unknown model '" + o.model + "'; models: " + model_names());
+  WorkloadName name;
+  try {
+    name = parse_workload_name(o.model);
+  } catch (const std::invalid_argument& e) {
+    throw SpecError(e.what());
+  }
+  const Model* m = find_model(name.model);
+  if (!m) throw SpecError("unknown model '" + name.model + "'; models: " + model_names());
   auto start = std::chrono::steady_clock::now();
   Trace t;
   try {
-    t = generate(*m, o.params);
+    ModelParams params = o.params;
+    params.options = name.options;
+    t = generate(*m, params);
   } catch (const std::invalid_argument& e) {
     throw SpecError(e.what());
   }
@@ -67,7 +75,8 @@ void add_trace_command(CLI::App& app, Context& ctx) {
 
   auto gen = std::make_shared<GenOptions>();
   auto* g = trace->add_subcommand("gen", "Generate a trace from a workload model (deterministic: same arguments, same bytes)");
-  g->add_option("model", gen->model, "Model: http1-static, http-api, http-upload, proxy, long-running")->required();
+  g->add_option("model", gen->model, "Model, with options: MODEL[:KEY=VALUE,...]; models: " + model_names() +
+                    "; every model takes scale=N (N times its requests and connections) and connections=N")->required();
   g->add_option("--seed", gen->params.seed, "Random seed")->default_val(1);
   g->add_option("--requests", gen->params.requests, "Requests in all (default: the model's, see workloads/MODELS.md)");
   g->add_option("--connections", gen->params.connections, "Concurrent connections over all threads (default: the model's)");

@@ -80,9 +80,14 @@ def backend_order(results):
 
 
 def workload_order(results):
-    listed = [w["name"] for w in (results.get("config") or {}).get("workloads") or []]
+    """The workloads every backend ran, in the run's order: claim experiments
+    (a subset of backends, or a model with options such as scale=64) are
+    read by the ledger and the tables, not drawn beside the HTTP models."""
+    config = (results.get("config") or {}).get("workloads") or []
+    listed = [w["name"] for w in config]
+    main = [w["name"] for w in config if not w.get("backends") and not w.get("params")]
     others = sorted({c["workload"] for c in results.get("cells", [])} - set(listed))
-    return listed + others
+    return main + others
 
 
 def ok_cells(results, threads=None):

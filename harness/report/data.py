@@ -1,6 +1,10 @@
 """Read-only views of an alloclab results file (results/SCHEMA.md) for the
-report: medians per backend, workload and thread count, taken from the
-file's own summaries; nothing here measures or estimates anything."""
+report: medians per backend, workload and thread count, computed from the
+cells themselves; nothing here measures anything.
+
+A view can be a bootstrap resample (Data.resample): every backend x
+workload x threads group draws its ok repetitions with replacement, once per
+view, so the ledger can put a 95% interval on any figure it derives."""
 
 from statistics import median
 
@@ -19,34 +23,135 @@ def check_format(results):
             raise ResultsError(f"results file lacks \"{key}\"")
 
 
+def _put(m, key, v):
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        m[key] = float(v)
+
+
+def flat_metrics(r):
+    """A cell's figures by flat name: the same names as the file's summaries
+    (harness/run/results.cpp), plus `net`-ready per-class means."""
+    m = {}
+    for k in ("ops", "ops_per_second", "wall_seconds", "busy_seconds", "allocator_seconds", "failed_allocations",
+              "refused_scope_allocations", "instructions", "instructions_per_op"):
+        _put(m, k, r.get(k))
+    if "ops_by_class" in r and "mean_ns" in r:
+        for cls, n in r["ops_by_class"].items():
+            if not n:
+                continue
+            _put(m, f"{cls}_mean_ns", r["mean_ns"].get(cls))
+            _put(m, f"{cls}_ops", n)
+            h = (r.get("latency_ns") or {}).get(cls) or {}
+            if h.get("count"):
+                for q in ("p50", "p90", "p99", "p999", "max"):
+                    _put(m, f"{cls}_{q}_ns", h.get(q))
+    rq = r.get("request_ns") or {}
+    if rq.get("count"):
+        for q in ("p50", "p90", "p99", "p999", "max", "mean"):
+            _put(m, f"request_{q}_ns", rq.get(q))
+    mem = r.get("memory")
+    if isinstance(mem, dict):
+        for k in ("peak_rss_bytes", "floor_rss_bytes", "end_rss_bytes", "baseline_rss_bytes"):
+            _put(m, k, mem.get(k))
+        base, peak = mem.get("baseline_rss_bytes", 0) or 0, mem.get("peak_rss_bytes", 0) or 0
+        if peak > 0:
+            m["peak_rss_growth_bytes"] = float(max(0, peak - base))
+    frag = r.get("fragmentation")
+    if isinstance(frag, dict):
+        for k, v in frag.items():
+            _put(m, k, v)
+    clock = r.get("clock")
+    if isinstance(clock, dict):
+        _put(m, "timer_overhead_ns", clock.get("overhead_ns"))
+        _put(m, "timer_resolution_ns", clock.get("resolution_ns"))
+    for k, v in (r.get("backend_stats") or {}).items():
+        _put(m, f"stats.{k}", v)
+    return m
+
+
+class _Group:
+    """The ok cells of one backend x workload x threads, in repetition order."""
+    __slots__ = ("cells", "flat")
+
+    def __init__(self):
+        self.cells = []
+        self.flat = []
+
+
 class Data:
-    def __init__(self, results):
+    # The HTTP models: a metric that names no model reads these, at their
+    # default size (claim experiments and scaled copies are read by name).
+    DEFAULT_MODELS = ("http1-static", "http-api", "http-upload", "proxy", "long-running")
+
+    def __init__(self, results, _parent=None, _rng=None):
+        if _parent is not None:
+            self.__dict__.update(_parent.__dict__)
+            self._rng = _rng
+            self._picks = {}
+            self.touched = set()
+            return
         check_format(results)
         self.results = results
         self.context = results["context"]
         self.config = results["config"]
         self.backends = list(self.config.get("backends") or [])
         self.cores = int(self.context.get("cores") or 0)
-        self._summaries = {}
-        for s in results["summaries"]:
-            self._summaries[(s["backend"], s["workload"], s["threads"])] = s
-        self._scaling = {(s["backend"], s["workload"]): s["points"] for s in results.get("scaling", [])}
+        self._groups = {}
+        for c in results["cells"]:
+            if c.get("status") != "ok" or not isinstance(c.get("replay"), dict):
+                continue
+            g = self._groups.setdefault((c["backend"], c["workload"], c["threads"]), _Group())
+            g.cells.append(c)
+        for g in self._groups.values():
+            g.cells.sort(key=lambda c: c.get("rep", 0))
+            g.flat = [flat_metrics(c["replay"]) for c in g.cells]
+        self._backend_names = {k[0] for k in self._groups}
         # Workload names in the order the run was configured with.
         self.workload_names = [w["name"] for w in self.config.get("workloads", [])]
-        self.thread_counts = sorted({s["threads"] for s in results["summaries"]})
+        self.thread_counts = sorted({k[2] for k in self._groups}) or sorted(self.config.get("threads", []))
+        self._rng = None
+        self._picks = {}
+        self.touched = set()     # groups a metric read (for the ledger: how many repetitions each had)
+
+    # ---- resampling ---------------------------------------------------------
+
+    def resample(self, rng):
+        """A view whose every group is a bootstrap draw of its repetitions."""
+        return Data(None, _parent=self, _rng=rng)
+
+    def _indices(self, key):
+        g = self._groups.get(key)
+        if g is None:
+            return None, []
+        self.touched.add(key)
+        if self._rng is None:
+            return g, range(len(g.cells))
+        idx = self._picks.get(key)
+        if idx is None:
+            n = len(g.cells)
+            idx = [self._rng.randrange(n) for _ in range(n)]
+            self._picks[key] = idx
+        return g, idx
+
+    def reps(self, backend, workload, threads=1):
+        g = self._groups.get((backend, workload, threads))
+        return len(g.cells) if g else 0
+
+    # ---- figures ------------------------------------------------------------
 
     def has_backend(self, backend):
-        return any(k[0] == backend for k in self._summaries)
+        return backend in self._backend_names
 
-    def metric(self, backend, workload, threads, name, stat="median"):
-        """A summary statistic, or None where the cell group or metric is absent."""
-        s = self._summaries.get((backend, workload, threads))
-        if not s or s["cells"]["ok"] == 0:
-            return None
-        m = s["metrics"].get(name)
-        if m is None or m.get(stat) is None:
-            return None
-        return m[stat]
+    def values(self, backend, workload, threads, name):
+        g, idx = self._indices((backend, workload, threads))
+        if g is None:
+            return []
+        return [g.flat[i][name] for i in idx if name in g.flat[i]]
+
+    def metric(self, backend, workload, threads, name):
+        """The median over ok repetitions, or None where the group or metric is absent."""
+        vals = self.values(backend, workload, threads, name)
+        return median(vals) if vals else None
 
     def per_workload(self, backend, name, threads=1, workloads=None):
         """{workload: median} for the workloads where the metric exists."""
@@ -58,11 +163,12 @@ class Data:
         return out
 
     def ns_per_op(self, backend, workload, threads=1):
-        secs = self.metric(backend, workload, threads, "allocator_seconds")
-        ops = self.metric(backend, workload, threads, "ops")
-        if secs is None or not ops:
+        g, idx = self._indices((backend, workload, threads))
+        if g is None:
             return None
-        return secs * 1e9 / ops
+        vals = [g.flat[i]["allocator_seconds"] * 1e9 / g.flat[i]["ops"] for i in idx
+                if g.flat[i].get("ops") and "allocator_seconds" in g.flat[i]]
+        return median(vals) if vals else None
 
     def ns_per_op_by_workload(self, backend, threads=1):
         out = {}
@@ -73,10 +179,28 @@ class Data:
         return out
 
     def scaling(self, backend, workload):
-        return self._scaling.get((backend, workload), [])
+        """[{threads, ops_per_second, speedup, efficiency, oversubscribed}] from the median throughput."""
+        tp = {t: self.metric(backend, workload, t, "ops_per_second") for t in self.thread_counts}
+        one = tp.get(1)
+        out = []
+        for t, v in sorted(tp.items()):
+            if v is None:
+                continue
+            sp = v / one if one else None
+            out.append({"threads": t, "ops_per_second": v, "speedup": sp,
+                        "efficiency": sp / t if sp is not None else None,
+                        "oversubscribed": bool(self.cores) and t > self.cores})
+        return out
 
     def workload_info(self, workload, threads=1):
         return self.results["workloads"].get(f"{workload}/t{threads}")
+
+    def workload_config(self, workload):
+        """The run's entry for a workload: {name, model, requests, params} or {name, path, threads}."""
+        for w in self.config.get("workloads", []):
+            if w["name"] == workload:
+                return w
+        return {}
 
     def workload_model(self, workload):
         for w in self.config.get("workloads", []):
@@ -85,9 +209,8 @@ class Data:
         return None
 
     def ok_cells(self, backend, workload, threads):
-        return [c for c in self.results["cells"]
-                if c["backend"] == backend and c["workload"] == workload and c["threads"] == threads
-                and c["status"] == "ok"]
+        g, idx = self._indices((backend, workload, threads))
+        return [g.cells[i] for i in idx] if g else []
 
     def median_of_cells(self, backend, workload, threads, fn):
         vals = [v for v in (fn(c) for c in self.ok_cells(backend, workload, threads)) if v is not None]

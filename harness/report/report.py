@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from data import Data, ResultsError  # noqa: E402
-from ledger import evaluate_all  # noqa: E402
+from ledger import LEVEL, RESAMPLES, evaluate_all  # noqa: E402
 from tables import all_tables  # noqa: E402
 
 EXIT_BAD_INPUT = 2
@@ -88,14 +88,20 @@ def build(data, verdicts, tables, charts):
     blocks.append(("h", 2, "Claims ledger"))
     blocks.append(("p", f"{len(verdicts)} claims: {counts.get('holds', 0)} hold, {counts.get('refuted', 0)} refuted, "
                         f"{counts.get('inconclusive', 0)} inconclusive. Each verdict is computed from this run's "
-                        "results by the rule shown (harness/report/claims.json, harness/report/ledger.py)."))
+                        "results by the rule shown (harness/report/claims.json, harness/report/ledger.py). "
+                        f"Measured: the figure and its {LEVEL:.0%} interval in brackets (percentile bootstrap over "
+                        f"repetitions, {RESAMPLES} resamples; workloads are combined as the basis says). A verdict "
+                        "holds only when the whole interval satisfies the rule and is refuted only when the whole "
+                        "interval violates it. Times are net: the null backend's time on the same workload (the "
+                        "harness's own cost) is subtracted. Memory is RSS growth, the null backend's subtracted."))
     rows = []
     for v in verdicts:
         c = v.claim
-        why = v.reason if v.verdict == "inconclusive" else v.rule
+        why = v.rule + (f"; inconclusive: {v.reason}" if v.reason else "")
         rows.append([c["id"], c["claim"], f"{c['source']} § {c['section']}", v.measured, v.verdict.upper(),
-                     why, v.detail])
-    blocks.append(("table", ["Claim", "Words", "Source", "Measured", "Verdict", "Rule / reason", "How measured"], rows))
+                     why, v.basis, v.detail])
+    blocks.append(("table", ["Claim", "Words", "Source", "Measured [95% interval]", "Verdict", "Rule / reason",
+                             "Basis: what the figure counts", "This run"], rows))
 
     blocks.append(("h", 2, "The document's comparisons, measured"))
     for t in tables:
@@ -179,7 +185,9 @@ def verdicts_json(verdicts):
     return {"format": "alloclab-verdicts", "version": 1,
             "verdicts": [{"id": v.claim["id"], "source": v.claim["source"], "section": v.claim["section"],
                           "claim": v.claim["claim"], "verdict": v.verdict, "measured": v.measured,
-                          "value": v.value, "rule": v.rule, "how": v.detail, "reason": v.reason}
+                          "value": v.value, "interval": list(v.interval) if v.interval else None,
+                          "level": LEVEL, "fewest_reps": v.reps, "rule": v.rule, "basis": v.basis,
+                          "how": v.detail, "reason": v.reason}
                          for v in verdicts]}
 
 

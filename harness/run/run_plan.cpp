@@ -18,6 +18,9 @@ nlohmann::json RunConfig::to_json() const {
     } else {
       o["model"] = x.model;
       o["requests"] = x.requests;
+      if (!x.params.empty()) o["params"] = x.params;
+      if (!x.backends.empty()) o["backends"] = x.backends;
+      if (!x.threads.empty()) o["threads"] = x.threads;
     }
     w.push_back(o);
   }
@@ -59,6 +62,9 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
     } else {
       w.model = o.at("model").get<std::string>();
       w.requests = o.at("requests").get<std::uint32_t>();
+      if (o.contains("params")) w.params = o.at("params").get<std::map<std::string, std::string>>();
+      if (o.contains("backends")) w.backends = o.at("backends").get<std::vector<std::string>>();
+      if (o.contains("threads")) w.threads = o.at("threads").get<std::vector<std::uint32_t>>();
     }
     c.workloads.push_back(std::move(w));
   }
@@ -74,11 +80,42 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   return c;
 }
 
+namespace {
+
+// The claim experiments of the default suite (harness/report/claims.json
+// names the claim each serves).
+std::vector<Experiment> claim_experiments() {
+  const std::vector<std::string> memory = {"null",       "glibc",      "jemalloc",   "mimalloc",
+                                           "tcmalloc",   "pool@glibc", "slab@glibc", "bump@glibc"};
+  const std::vector<std::string> scoped = {"null", "scoped@glibc", "bump@glibc", "nginx@glibc"};
+  const std::vector<std::string> small = {"null", "glibc", "jemalloc", "mimalloc", "tcmalloc"};
+  return {
+      // Memory at three live-heap sizes (about 2, 20 and 165 MiB with the
+      // default 64 connections): the fit of overhead = fixed + proportional x live.
+      {"http1-static:scale=2,connections=1024", memory, {1}},
+      {"http1-static:scale=16,connections=8192", memory, {1}},
+      // O(1) within a scope: n allocations of 64 B per request, n from 4 to 16,384.
+      {"scope-sweep:n=4", scoped, {1}},
+      {"scope-sweep:n=64", scoped, {1}},
+      {"scope-sweep:n=1024", scoped, {1}},
+      {"scope-sweep:n=16384", scoped, {1}},
+      // Small allocations only (16-256 B).
+      {"small-objects", small, {1}},
+  };
+}
+
+}  // namespace
+
 const std::vector<Suite>& suites() {
   static const std::vector<Suite> all = {
-      {"default", "every backend x the five models x threads 1,2 x 5 repetitions", 5, {1, 2}, 1},
+      {"default", "every backend x the five models x threads 1,2 x 5 repetitions, and the claim experiments", 5,
+       {1, 2}, 1, claim_experiments()},
       {"quick", "every backend x the five models (a quarter of their requests) x threads 1,2 x 1 repetition", 1,
        {1, 2}, 4},
+      // The default suite's ledger at a quarter of the requests and three
+      // repetitions: enough for intervals (the ledger's stability test).
+      {"ledger", "the default suite at a quarter of the requests x 3 repetitions", 3, {1, 2}, 4,
+       claim_experiments()},
       // For gating a change in CI: one thread (the least noisy), five
       // repetitions (the fewest for which a Mann-Whitney U test can reach
       // p < 0.05: 2/252), a quarter of the requests. About a minute here.
@@ -114,6 +151,14 @@ std::vector<std::string> default_backends() {
   return out;
 }
 
+bool WorkloadSpec::runs(const std::string& backend) const {
+  return backends.empty() || std::find(backends.begin(), backends.end(), backend) != backends.end();
+}
+
+bool WorkloadSpec::runs(std::uint32_t thread_count) const {
+  return threads.empty() || std::find(threads.begin(), threads.end(), thread_count) != threads.end();
+}
+
 std::string Cell::id() const {
   return backend + "|" + workload + "|t" + std::to_string(threads) + "|r" + std::to_string(rep);
 }
@@ -122,9 +167,13 @@ std::vector<Cell> plan_cells(const RunConfig& config) {
   std::vector<Cell> cells;
   for (const auto& w : config.workloads) {
     std::vector<std::uint32_t> counts = w.is_file() ? std::vector<std::uint32_t>{w.file_threads} : config.threads;
-    for (std::uint32_t t : counts)
-      for (const auto& b : config.backends)
+    for (std::uint32_t t : counts) {
+      if (!w.runs(t)) continue;
+      for (const auto& b : config.backends) {
+        if (!w.runs(b)) continue;
         for (std::uint32_t r = 0; r < config.reps; ++r) cells.push_back({b, w.name, t, r, 0});
+      }
+    }
   }
   // Fisher-Yates with the project's own generator: the same seed gives the
   // same order on every machine and standard library.

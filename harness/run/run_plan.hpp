@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -17,12 +18,19 @@ namespace alloclab::run {
 // A workload: a model generated for each thread count, or a trace file
 // (whose thread count is its own).
 struct WorkloadSpec {
-  std::string name;      // "http-api", or "trace:FILE-STEM" for a file
+  std::string name;      // "http-api", "scope-sweep:n=64", or "trace:FILE-STEM" for a file
   std::string model;     // set for a model
   std::string path;      // set for a file (absolute)
   std::uint32_t requests = 0;       // a model's request count; 0 for its default
   std::uint32_t file_threads = 0;   // a file's thread count (read from it)
+  std::map<std::string, std::string> params;  // a model's options (scale=8, n=64): the name's KEY=VALUE list
+  // A claim experiment runs only the backends and thread counts it needs:
+  // empty means every backend and thread count of the run.
+  std::vector<std::string> backends;
+  std::vector<std::uint32_t> threads;
   bool is_file() const { return !path.empty(); }
+  bool runs(const std::string& backend) const;
+  bool runs(std::uint32_t thread_count) const;
 };
 
 struct RunConfig {
@@ -51,12 +59,21 @@ struct RunConfig {
   static RunConfig from_json(const nlohmann::json& j);
 };
 
+// A workload a suite runs for a claim that needs it (harness/report/claims.json):
+// a model spec, and the backends and thread counts it runs with.
+struct Experiment {
+  const char* workload;                 // MODEL[:KEY=VALUE,...]
+  std::vector<std::string> backends;    // canonical specs
+  std::vector<std::uint32_t> threads;
+};
+
 struct Suite {
   const char* name;
   const char* description;
   std::uint32_t reps;
   std::vector<std::uint32_t> threads;
   std::uint32_t request_divisor;  // models run with default_requests / this
+  std::vector<Experiment> experiments = {};  // added when the run names no workloads of its own
 };
 
 const std::vector<Suite>& suites();

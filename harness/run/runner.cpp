@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -121,6 +122,9 @@ json trace_summary(const trace::Trace& t, const std::string& source) {
            info.request_bytes.count ? double(info.requests_within_8k) / double(info.request_bytes.count) : 0.0},
           {"peak_open_requests", info.peak_open_requests},
           {"connection_bytes_p50", info.connection_bytes.p50},
+          {"end_live_bytes", info.end_live_bytes},
+          {"request_held_bytes_p50", info.request_held_bytes.p50},
+          {"idle_connection_bytes_p50", info.idle_connection_bytes.p50},
           {"cross_thread_frees", info.cross_thread_frees},
           {"metadata", info.metadata}};
 }
@@ -146,13 +150,16 @@ std::map<std::string, std::string> prepare_traces(const RunConfig& config, const
       p.seed = config.seed;
       p.requests = w.requests;
       p.threads = t;
+      p.options = w.params;
       trace::Trace tr;
       try {
         tr = trace::generate(*model, p);
       } catch (const std::invalid_argument& e) {
         throw RunError(w.model + " at " + std::to_string(t) + " threads: " + e.what());
       }
-      std::string path = dir + "/" + w.name + "-t" + std::to_string(t) + ".trace";
+      std::string file = w.name;
+      std::replace_if(file.begin(), file.end(), [](char ch) { return ch == ':' || ch == ',' || ch == '='; }, '_');
+      std::string path = dir + "/" + file + "-t" + std::to_string(t) + ".trace";
       trace::write_file(tr, path);
       paths[key] = path;
       workloads[key] = trace_summary(tr, "model " + w.model);

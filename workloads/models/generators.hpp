@@ -10,5 +10,7 @@ extern const Model http_api_model;
 extern const Model http_upload_model;
 extern const Model proxy_model;
 extern const Model long_running_model;
+extern const Model scope_sweep_model;
+extern const Model small_objects_model;
 
 }  // namespace alloclab::trace

@@ -125,6 +125,8 @@ const Model http1_static_model = {
     10'000,
     64,
     1,
+    "",
+    false,
     &generate,
 };
 

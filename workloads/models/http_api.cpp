@@ -132,6 +132,8 @@ const Model http_api_model = {
     500,
     64,
     1,
+    "",
+    false,
     &generate,
 };
 

@@ -107,6 +107,8 @@ const Model http_upload_model = {
     500,
     64,
     1,
+    "",
+    false,
     &generate,
 };
 

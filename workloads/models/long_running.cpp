@@ -149,6 +149,8 @@ const Model long_running_model = {
     10'000,
     128,
     1,
+    "",
+    false,
     &generate,
 };
 

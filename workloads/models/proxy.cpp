@@ -120,6 +120,8 @@ const Model proxy_model = {
     10'000,
     64,
     1,
+    "",
+    false,
     &generate,
 };
 

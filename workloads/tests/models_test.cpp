@@ -14,6 +14,7 @@
 #include "workloads/models/http_shapes.hpp"
 #include "workloads/models/model.hpp"
 #include "workloads/trace_binary.hpp"
+#include "workloads/trace_builder.hpp"
 #include "workloads/trace_check.hpp"
 #include "workloads/trace_info.hpp"
 
@@ -39,18 +40,109 @@ std::uint64_t stream_ops(const Trace& t, std::uint32_t th) { return t.threads[th
 
 }  // namespace
 
-TEST(Models, RegistryListsTheFive) {
-  std::vector<std::string> names;
-  for (const auto& m : models()) names.emplace_back(m.name);
-  EXPECT_EQ(names, kNames);
-  EXPECT_EQ(model_names(), "http1-static, http-api, http-upload, proxy, long-running");
+TEST(Models, RegistryListsTheFiveHttpModelsAndTheClaimExperiments) {
+  std::vector<std::string> names, http;
+  for (const auto& m : models()) {
+    names.emplace_back(m.name);
+    if (!m.experiment) http.emplace_back(m.name);
+  }
+  EXPECT_EQ(http, kNames);
+  EXPECT_EQ(names.size(), kNames.size() + 2);
+  EXPECT_EQ(model_names(), "http1-static, http-api, http-upload, proxy, long-running, scope-sweep, small-objects");
   EXPECT_EQ(find_model("nope"), nullptr);
   for (const auto& m : models()) {
     EXPECT_FALSE(m.description.empty()) << m.name;
-    EXPECT_GT(m.default_requests, 0u) << m.name;
+    if (!m.experiment) EXPECT_GT(m.default_requests, 0u) << m.name;
     EXPECT_GT(m.default_connections, 0u) << m.name;
     EXPECT_EQ(m.min_threads, 1u) << m.name;
   }
+}
+
+TEST(WorkloadNames, ModelThenKeyValueOptions) {
+  auto w = parse_workload_name("scope-sweep:n=64,size=16");
+  EXPECT_EQ(w.model, "scope-sweep");
+  EXPECT_EQ(w.options.at("n"), "64");
+  EXPECT_EQ(w.options.at("size"), "16");
+  EXPECT_TRUE(parse_workload_name("proxy").options.empty());
+  for (const char* bad : {"proxy:", "proxy:n", "proxy:=3", "proxy:n=", "proxy:n=1,n=2", "proxy:n=1,"})
+    EXPECT_THROW(parse_workload_name(bad), std::invalid_argument) << bad;
+}
+
+TEST(WorkloadNames, ScaleAndConnectionsGrowTheLiveHeapNotTheObjects) {
+  const Model* m = find_model("http1-static");
+  ModelParams p;
+  p.requests = 2000;
+  TraceInfo one = analyze(generate(*m, p));
+  p.options = {{"scale", "8"}};
+  TraceInfo eight = analyze(generate(*m, p));
+  EXPECT_EQ(eight.scopes_by_kind[1], 8 * 2000u);
+  EXPECT_GT(eight.peak_live_bytes, 4 * one.peak_live_bytes);
+  EXPECT_NEAR(static_cast<double>(eight.alloc_size.p50), static_cast<double>(one.alloc_size.p50),
+              0.2 * one.alloc_size.p50);
+  p.options = {{"scale", "2"}, {"connections", "512"}};
+  auto j = nlohmann::json::parse(generate(*m, p).metadata);
+  EXPECT_EQ(j["connections"], 512);
+  EXPECT_EQ(j["requests"], 4000);
+  p.options = {{"n", "3"}};
+  EXPECT_THROW(generate(*m, p), std::invalid_argument);  // http1-static has no option n
+  p.options = {{"scale", "0"}};
+  EXPECT_THROW(generate(*m, p), std::invalid_argument);
+}
+
+TEST(ScopeSweep, EveryRequestMakesNAllocationsOfSizeBytes) {
+  const Model* m = find_model("scope-sweep");
+  ModelParams p;
+  p.options = {{"n", "1024"}, {"size", "48"}};
+  TraceInfo i = analyze(generate(*m, p));
+  EXPECT_EQ(i.scopes_by_kind[1], (1u << 18) / 1024);  // as many requests as make 2^18 allocations
+  EXPECT_EQ(i.request_allocs.p50, 1024u);
+  EXPECT_EQ(i.request_allocs.max, 1024u);
+  EXPECT_EQ(i.alloc_size.p50, 48u);
+  EXPECT_EQ(i.alloc_size.max, 48u);
+  EXPECT_EQ(i.request_held_bytes.max, 1024u * 48);
+  EXPECT_EQ(i.end_live_blocks, 0u);
+  p.options = {{"n", "4"}};
+  EXPECT_EQ(analyze(generate(*m, p)).scopes_by_kind[1], (1u << 18) / 4);
+  p.options = {{"n", "0"}};
+  EXPECT_THROW(generate(*m, p), std::invalid_argument);
+  p.options = {{"color", "red"}};
+  EXPECT_THROW(generate(*m, p), std::invalid_argument);
+}
+
+TEST(SmallObjects, OnlySixteenTo256ByteObjectsAndNoScopes) {
+  const Model* m = find_model("small-objects");
+  ModelParams p;
+  p.requests = 3000;
+  p.threads = 2;
+  TraceInfo i = analyze(generate(*m, p));
+  EXPECT_GE(i.alloc_size.p50, 16u);
+  EXPECT_LE(i.alloc_size.max, 256u);
+  EXPECT_EQ(i.count(OpKind::alloc), 3000u * 24);
+  EXPECT_EQ(i.scoped_allocs, 0u);
+  EXPECT_EQ(i.end_live_blocks, 0u);
+  EXPECT_EQ(i.cross_thread_frees, 0u);
+  // Log-uniform over 16-256 B: the median near 64 B.
+  EXPECT_GT(i.alloc_size.p50, 48u);
+  EXPECT_LT(i.alloc_size.p50, 86u);
+}
+
+TEST(TraceInfo, HeldBytesAndIdleConnectionsFromTheLiveBytesNotTheLifetimeTotal) {
+  TraceBuilder b(1);
+  auto conn = b.open(0, ScopeKind::connection);
+  b.alloc(0, 500, conn);  // the connection's own: held while idle
+  for (int r = 0; r < 3; ++r) {
+    auto req = b.open(0, ScopeKind::request, conn);
+    auto big = b.alloc(0, 4000, req);
+    b.free(0, big);  // freed inside the request: allocated 4000 + 1000, held at most 4000
+    b.alloc(0, 1000, req);
+    b.close(0, req);
+  }
+  b.close(0, conn);
+  TraceInfo i = analyze(b.finish("{}"));
+  EXPECT_EQ(i.request_bytes.p50, 5000u);
+  EXPECT_EQ(i.request_held_bytes.p50, 4000u);
+  EXPECT_EQ(i.idle_connection_bytes.count, 3u);
+  EXPECT_EQ(i.idle_connection_bytes.p50, 500u);
 }
 
 class EachModel : public ::testing::TestWithParam<std::string> {};

@@ -8,102 +8,196 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data import Data, ResultsError  # noqa: E402
-from ledger import METRICS, apply_rule, evaluate  # noqa: E402
+from ledger import apply_rule, evaluate  # noqa: E402
+from metrics import METRICS  # noqa: E402
 
 CLAIMS = Path(__file__).resolve().parents[1] / "claims.json"
+FRAGMENTATION = {"peak_live_bytes", "rss_at_peak_live_bytes", "heap_at_peak_live_over_live",
+                 "reserved_at_peak_live_bytes", "peak_reserved_bytes", "peak_rss_over_peak_live"}
 
 
-def metrics(**kv):
-    return {k: {"n": 3, "median": v, "q1": v, "q3": v, "iqr": 0, "min": v, "max": v} for k, v in kv.items()}
+def replay(**flat):
+    """A cell's replay object holding the given figures under their flat names (data.flat_metrics)."""
+    r = {"mean_ns": {}, "ops_by_class": {}, "fragmentation": {}, "backend_stats": {}}
+    for k, v in flat.items():
+        if k.endswith("_mean_ns"):
+            cls = k[:-len("_mean_ns")]
+            r["mean_ns"][cls] = v
+            r["ops_by_class"][cls] = 1000
+        elif k.startswith("request_") and k.endswith("_ns"):
+            r.setdefault("request_ns", {"count": 100})[k[len("request_"):-len("_ns")]] = v
+        elif k in FRAGMENTATION:
+            r["fragmentation"][k] = v
+        elif k.startswith("stats."):
+            r["backend_stats"][k[6:]] = v
+        else:
+            r[k] = v
+    return r
 
 
-def results(summaries, cores=2, workloads=("w1", "w2"), scaling=(), cells=(), winfo=None):
-    backends = sorted({s["backend"] for s in summaries})
+def results(groups, cores=2, workloads=("w1", "w2"), winfo=None, config_workloads=None):
+    """groups: [{backend, workload, threads?, reps: [ {flat figures}, ... ] or metrics: {flat} (3 equal reps)}]."""
+    cells = []
+    for g in groups:
+        reps = g.get("reps") or [g["metrics"]] * 3
+        for i, flat in enumerate(reps):
+            t = g.get("threads", 1)
+            cells.append({"id": f"{g['backend']}|{g['workload']}|t{t}|r{i}", "backend": g["backend"],
+                          "workload": g["workload"], "threads": t, "rep": i, "status": "ok", "replay": replay(**flat)})
     return {
         "format": "alloclab-results", "version": 1,
         "context": {"cores": cores},
-        "config": {"backends": backends, "workloads": [{"name": w, "model": "http1-static", "requests": 10}
-                                                       for w in workloads], "threads": [1, 2]},
-        "summaries": [{"backend": s["backend"], "workload": s["workload"], "threads": s.get("threads", 1),
-                       "cells": {"ok": 3, "unsupported": 0, "failed": 0}, "metrics": s["metrics"]}
-                      for s in summaries],
-        "scaling": list(scaling), "cells": list(cells),
+        "config": {"backends": sorted({g["backend"] for g in groups}),
+                   "workloads": config_workloads or [{"name": w, "model": "http1-static", "requests": 10}
+                                                     for w in workloads],
+                   "threads": [1, 2]},
+        "summaries": [], "scaling": [], "cells": cells,
         "workloads": winfo or {f"{w}/t1": {"requests": 10} for w in workloads},
     }
 
 
-def claim(metric, rule):
-    return {"id": "t", "source": "s", "section": "x", "claim": "c", "metric": metric, "rule": rule}
+def claim(metric, rule, cid="t"):
+    return {"id": cid, "source": "s", "section": "x", "claim": "c", "metric": metric, "rule": rule}
+
+
+def with_null(groups, workloads=("w1", "w2"), **null_figures):
+    return groups + [{"backend": "null", "workload": w, "metrics": dict(null_figures)} for w in workloads]
 
 
 class Rules(unittest.TestCase):
-    def test_range_and_bounds(self):
+    def test_a_point_is_judged_by_the_rule(self):
         self.assertEqual(apply_rule({"range": [1, 2]}, 1.5)[0], "holds")
         self.assertEqual(apply_rule({"range": [1, 2]}, 0.5)[0], "refuted")
         self.assertEqual(apply_rule({"at_least": 100}, 0.04)[0], "refuted")
         self.assertEqual(apply_rule({"at_most": 1}, 0)[0], "holds")
         self.assertEqual(apply_rule({"about": 22, "tolerance": 0.5}, 30)[0], "holds")
         self.assertEqual(apply_rule({"about": 22, "tolerance": 0.5}, -5)[0], "refuted")
-        self.assertEqual(apply_rule({"order": ["a", "b"]}, ["b", "a"])[0], "refuted")
+
+    def test_an_interval_holds_only_inside_and_is_refuted_only_outside(self):
+        self.assertEqual(apply_rule({"range": [1, 2]}, 1.1, 1.9)[0], "holds")
+        self.assertEqual(apply_rule({"range": [1, 2]}, 0.9, 1.5)[0], "inconclusive")
+        self.assertEqual(apply_rule({"range": [1, 2]}, 2.1, 3)[0], "refuted")
+        self.assertEqual(apply_rule({"at_least": 100}, 90, 110)[0], "inconclusive")
+        self.assertEqual(apply_rule({"at_most": 1.5}, 1.6, 9)[0], "refuted")
 
 
 class Verdicts(unittest.TestCase):
-    def test_latency_in_microseconds_from_the_median_over_workloads(self):
-        r = results([{"backend": "bump@glibc", "workload": "w1", "metrics": metrics(alloc_mean_ns=60)},
-                     {"backend": "bump@glibc", "workload": "w2", "metrics": metrics(alloc_mean_ns=80)}])
+    def test_latency_is_net_of_the_null_backend_in_microseconds(self):
+        r = results(with_null([{"backend": "bump@glibc", "workload": "w1", "metrics": {"alloc_mean_ns": 65}},
+                               {"backend": "bump@glibc", "workload": "w2", "metrics": {"alloc_mean_ns": 85}}],
+                              alloc_mean_ns=5))
         v = evaluate(claim({"kind": "class_mean", "backend": "bump@glibc", "class": "alloc", "scale": 0.001,
                             "unit": "µs"}, {"range": [0.05, 0.1]}), Data(r))
         self.assertEqual(v.verdict, "holds")
         self.assertAlmostEqual(v.value, 0.07)
-        v = evaluate(claim({"kind": "class_mean", "backend": "bump@glibc", "class": "alloc", "scale": 0.001},
-                           {"at_least": 100}), Data(r))
-        self.assertEqual(v.verdict, "refuted")
+        self.assertEqual(v.interval, (0.07, 0.07))
 
-    def test_missing_backend_is_inconclusive_with_a_reason(self):
-        r = results([{"backend": "glibc", "workload": "w1", "metrics": metrics(alloc_mean_ns=30)}])
-        v = evaluate(claim({"kind": "class_mean", "backend": "jemalloc"}, {"range": [5, 10]}), Data(r))
+    def test_without_the_null_backend_time_cannot_be_net(self):
+        r = results([{"backend": "glibc", "workload": "w1", "metrics": {"alloc_mean_ns": 30}}])
+        v = evaluate(claim({"kind": "class_mean", "backend": "glibc"}, {"range": [5, 10]}), Data(r))
         self.assertEqual(v.verdict, "inconclusive")
-        self.assertIn("jemalloc", v.reason)
+        self.assertIn("null", v.reason)
 
-    def test_ranking_follows_the_measured_order(self):
-        r = results([{"backend": b, "workload": "w1", "metrics": metrics(alloc_mean_ns=ns)}
-                     for b, ns in (("a", 5), ("b", 3), ("c", 9))], workloads=("w1",))
+    def test_spread_between_repetitions_makes_a_verdict_inconclusive(self):
+        reps = [{"alloc_mean_ns": x} for x in (60, 80, 100, 120, 140)]
+        r = results(with_null([{"backend": "glibc", "workload": "w1", "reps": reps}], workloads=("w1",),
+                              alloc_mean_ns=0), workloads=("w1",))
+        v = evaluate(claim({"kind": "class_mean", "backend": "glibc"}, {"at_least": 90}), Data(r))
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("interval spans", v.reason)
+        lo, hi = v.interval
+        self.assertLess(lo, 90)
+        self.assertGreater(hi, 90)
+        tight = evaluate(claim({"kind": "class_mean", "backend": "glibc"}, {"at_least": 50}), Data(r))
+        self.assertEqual(tight.verdict, "holds")
+
+    def test_one_repetition_gives_no_interval(self):
+        r = results(with_null([{"backend": "glibc", "workload": "w1", "reps": [{"alloc_mean_ns": 40}]}],
+                              workloads=("w1",), alloc_mean_ns=5), workloads=("w1",))
+        v = evaluate(claim({"kind": "class_mean", "backend": "glibc"}, {"at_least": 1}), Data(r))
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("one repetition", v.reason)
+
+    def test_ranking_follows_the_net_order_and_counts_resamples(self):
+        r = results(with_null([{"backend": b, "workload": "w1", "metrics": {"alloc_mean_ns": ns}}
+                               for b, ns in (("a", 9), ("b", 7), ("c", 13))], workloads=("w1",), alloc_mean_ns=4),
+                    workloads=("w1",))
         v = evaluate(claim({"kind": "ranking", "labels": ["A", "B", "C"], "backends": ["a", "b", "c"],
                             "metric": "alloc_mean_ns"}, {"order": ["A", "B", "C"]}), Data(r))
         self.assertEqual(v.value, ["B", "A", "C"])
         self.assertEqual(v.verdict, "refuted")
 
-    def test_overhead_subtracts_the_null_floor(self):
-        r = results([{"backend": "glibc", "workload": "w1", "metrics": metrics(heap_at_peak_live_over_live=1.70)},
-                     {"backend": "null", "workload": "w1", "metrics": metrics(heap_at_peak_live_over_live=0.15)}],
-                    workloads=("w1",))
-        v = evaluate(claim({"kind": "overhead", "backend": "glibc", "ratio": "heap"}, {"at_least": 50}), Data(r))
-        self.assertAlmostEqual(v.value, 55.0)
+    def test_overhead_is_the_proportional_part_of_a_fit_over_sizes_on_rss(self):
+        # overhead = 1 MiB fixed + 10% of live, plus the harness's own 0.5 MiB that the null backend shows.
+        mib = 2 ** 20
+        sizes = {"s": 2 * mib, "m": 16 * mib, "l": 128 * mib}
+        groups = []
+        for w, live in sizes.items():
+            groups.append({"backend": "glibc", "workload": w,
+                           "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": live * 1.1 + 1.5 * mib}})
+            groups.append({"backend": "null", "workload": w,
+                           "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": 0.5 * mib}})
+        cw = [{"name": w, "model": "http1-static", "requests": 10, **({"params": {"scale": "8"}} if w != "s" else {})}
+              for w in sizes]
+        r = results(groups, workloads=tuple(sizes), config_workloads=cw)
+        v = evaluate(claim({"kind": "overhead", "backend": "glibc", "model": "http1-static"}, {"range": [5, 15]}),
+                     Data(r))
+        self.assertAlmostEqual(v.value, 10.0, places=6)
         self.assertEqual(v.verdict, "holds")
+        self.assertIn("1 MiB fixed", v.detail)
 
-    def test_scaling_needs_enough_cores(self):
-        pts = [{"threads": 1, "speedup": 1.0, "efficiency": 1.0, "oversubscribed": False},
-               {"threads": 2, "speedup": 1.9, "efficiency": 0.95, "oversubscribed": False}]
-        base = [{"backend": "mimalloc", "workload": "w1", "metrics": metrics(ops=1)}]
-        c = claim({"kind": "scaling", "backend": "mimalloc"}, {"at_least": 0.8, "min_cores": 8})
-        few = evaluate(c, Data(results(base, cores=2, workloads=("w1",),
-                                       scaling=[{"backend": "mimalloc", "workload": "w1", "points": pts}])))
-        self.assertEqual(few.verdict, "inconclusive")
-        self.assertIn("8 cores", few.reason)
-        self.assertEqual(few.measured, "0.95")
-        many = evaluate(c, Data(results(base, cores=16, workloads=("w1",),
-                                        scaling=[{"backend": "mimalloc", "workload": "w1", "points": pts}])))
-        self.assertEqual(many.verdict, "holds")
+    def test_overhead_needs_three_sizes(self):
+        r = results(with_null([{"backend": "glibc", "workload": "w1",
+                                "metrics": {"peak_live_bytes": 100, "rss_at_peak_live_bytes": 300}}],
+                              workloads=("w1",), peak_live_bytes=100, rss_at_peak_live_bytes=10), workloads=("w1",))
+        v = evaluate(claim({"kind": "overhead", "backend": "glibc"}, {"at_least": 50}), Data(r))
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("three or more", v.reason)
 
-    def test_request_speedup_takes_the_weakest_pair(self):
-        r = results([{"backend": "glibc", "workload": "w1", "metrics": metrics(request_p50_ns=1000)},
-                     {"backend": "nginx@glibc", "workload": "w1", "metrics": metrics(request_p50_ns=5)},
-                     {"backend": "h2o@glibc", "workload": "w1", "metrics": metrics(request_p50_ns=500)}],
-                    workloads=("w1",))
+    def test_sweep_growth_reads_cost_at_the_largest_n_over_the_smallest(self):
+        ns = {4: 10.0, 64: 12.0, 1024: 20.0, 16384: 45.0}
+        groups, cw = [], []
+        for n, close in ns.items():
+            w = f"scope-sweep:n={n}"
+            cw.append({"name": w, "model": "scope-sweep", "requests": 0, "params": {"n": str(n)}})
+            groups.append({"backend": "scoped@glibc", "workload": w, "metrics": {"close_mean_ns": close + 5}})
+            groups.append({"backend": "null", "workload": w, "metrics": {"close_mean_ns": 5}})
+        r = results(groups, workloads=[c["name"] for c in cw], config_workloads=cw)
+        v = evaluate(claim({"kind": "sweep_growth", "backend": "scoped@glibc", "model": "scope-sweep", "param": "n",
+                            "class": "close"}, {"at_most": 1.5}), Data(r))
+        self.assertAlmostEqual(v.value, 4.5)
+        self.assertEqual(v.verdict, "refuted")
+
+    def test_retention_ignores_the_point_taken_after_the_threads_exit(self):
+        cols = ["ops", "live_bytes", "rss_bytes", "seconds", "heap_bytes", "reserved_bytes"]
+        rows = [[0, 0, 100, 0.0, 0, 0], [10, 1000, 1100, 1.0, 0, 0], [20, 100, 1000, 2.0, 0, 0],
+                [30, 0, 200, 3.0, 0, 0]]  # the last, at ops == total, after the threads exited
+        cell = {"ops": 30, "memory": {"timeline_columns": cols, "timeline": rows, "baseline_rss_bytes": 100}}
+        groups = [{"backend": "jemalloc", "workload": "lr", "reps": [cell] * 3}]
+        cw = [{"name": "lr", "model": "long-running", "requests": 10}]
+        d = Data(results(groups, workloads=("lr",), config_workloads=cw))
+        v = evaluate(claim({"kind": "retention", "backend": "jemalloc", "requires_seconds": 10}, {"at_most": 0.5}), d)
+        self.assertAlmostEqual(v.value, 0.9)
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("paced replay", v.reason)
+
+    def test_request_speedup_takes_the_weakest_pair_net(self):
+        r = results(with_null([{"backend": "glibc", "workload": "w1", "metrics": {"request_p50_ns": 1010}},
+                               {"backend": "nginx@glibc", "workload": "w1", "metrics": {"request_p50_ns": 15}},
+                               {"backend": "h2o@glibc", "workload": "w1", "metrics": {"request_p50_ns": 510}}],
+                              workloads=("w1",), request_p50_ns=10), workloads=("w1",))
         v = evaluate(claim({"kind": "request_speedup", "fast": ["nginx@glibc", "h2o@glibc"], "slow": ["glibc"]},
                            {"range": [100, 1000]}), Data(r))
         self.assertAlmostEqual(v.value, 2.0)
         self.assertEqual(v.verdict, "refuted")
+
+    def test_a_trace_figure_is_exact(self):
+        r = results([{"backend": "null", "workload": "w1", "metrics": {"ops": 1}}], workloads=("w1",),
+                    winfo={"w1/t1": {"requests": 10, "idle_connection_bytes_p50": 500}})
+        v = evaluate(claim({"kind": "workload", "model": "*", "key": "idle_connection_bytes_p50"},
+                           {"about": 512, "tolerance": 0.5}), Data(r))
+        self.assertEqual(v.verdict, "holds")
+        self.assertIn("exact", v.measured)
 
     def test_bad_format_is_refused(self):
         with self.assertRaises(ResultsError):
@@ -111,7 +205,7 @@ class Verdicts(unittest.TestCase):
 
 
 class Ledger(unittest.TestCase):
-    def test_every_claim_names_a_known_metric_and_a_rule(self):
+    def test_every_claim_names_a_known_metric_a_basis_and_a_rule(self):
         doc = json.loads(CLAIMS.read_text(encoding="utf-8"))
         ids = [c["id"] for c in doc["claims"]]
         self.assertEqual(len(ids), len(set(ids)), "claim ids must be unique")
@@ -120,6 +214,7 @@ class Ledger(unittest.TestCase):
             for key in ("source", "section", "claim", "metric", "rule"):
                 self.assertIn(key, c, c["id"])
             self.assertIn(c["metric"]["kind"], METRICS, c["id"])
+            self.assertGreater(len(c["metric"].get("basis", "")), 20, c["id"])
             rule_keys = {"range", "at_least", "at_most", "about", "order"}
             self.assertTrue(rule_keys & set(c["rule"]), c["id"])
 
