@@ -59,6 +59,20 @@ struct BackendStats {
   // fall-throughs), for backends that count them; kNotCounted otherwise.
   static constexpr std::uint64_t kNotCounted = ~std::uint64_t{0};
   std::uint64_t upstream_allocations = kNotCounted;
+  // For backends that tell refusals apart (both also count in rejections):
+  // requests cancelled because they outgrew their own limit, and request
+  // scopes turned away when opened, for back-pressure (every region busy).
+  std::uint64_t cancelled_requests = kNotCounted;
+  std::uint64_t turned_away_requests = kNotCounted;
+  // A pool of scope objects (recycle's records): how many it had to
+  // allocate because none was free.
+  std::uint64_t pool_misses = kNotCounted;
+  // Arena backends (bump), over closed scopes: bytes requested, bytes of
+  // padding that alignment added between them, and bytes freed inside a
+  // scope, which an arena cannot reuse before the scope closes.
+  std::uint64_t scoped_bytes = kNotCounted;
+  std::uint64_t padding_bytes = kNotCounted;
+  std::uint64_t freed_in_scope_bytes = kNotCounted;
 };
 
 // Kinds of scope a scoped backend can open. Servers size their pools by kind

@@ -43,10 +43,21 @@ struct InfoObserver {
   // Bytes held (live) rather than allocated over a lifetime: per request
   // scope its live bytes now and at most; per connection scope its live
   // bytes outside requests and its open requests; a sample of a
-  // connection's live bytes each time its last open request closes.
+  // connection's live bytes at the end of each idle period between two
+  // requests (keep-alive: what an idle connection holds, after it freed
+  // its request's buffers and before it allocates for the next).
   std::vector<std::uint64_t> held_now, held_peak, conn_live;
   std::vector<std::uint32_t> conn_open_requests;
+  std::vector<std::uint8_t> conn_idle;  // per connection scope: no request open since its last one closed
   std::vector<std::uint64_t> idle_samples;
+  // What one bump arena per request would serve: per request scope, every
+  // allocation in it and every unscoped one its thread made while it was the
+  // thread's current request and freed before it closed, each rounded up to
+  // 16 B. The current request of a thread is the one of its last scoped op.
+  std::vector<std::uint64_t> arena_bytes;
+  std::vector<std::uint32_t> current_request;  // per thread: request id + 1
+  std::vector<std::uint32_t> slot_request;     // per slot: the request an unscoped block is charged to (+1)
+  static std::uint64_t arena_size(std::uint64_t bytes) { return (bytes + 15) & ~std::uint64_t{15}; }
   std::uint64_t live_blocks = 0;
   std::uint64_t open_requests = 0;
 
@@ -74,16 +85,37 @@ struct InfoObserver {
       now = static_cast<std::uint64_t>(static_cast<std::int64_t>(now) + delta);
       held_peak[sc.request - 1] = std::max(held_peak[sc.request - 1], now);
     } else if (sc.kind == ScopeKind::connection) {
+      if (delta > 0) idle_ends(scope_plus1);
       std::uint64_t& live = conn_live[scope_plus1 - 1];
       live = static_cast<std::uint64_t>(static_cast<std::int64_t>(live) + delta);
     }
+  }
+  // The connection's idle period (after a request, before it allocates
+  // for the next one) ends: what it held is a sample.
+  void idle_ends(std::uint32_t c) {
+    if (!conn_idle[c - 1]) return;
+    idle_samples.push_back(conn_live[c - 1]);
+    conn_idle[c - 1] = 0;
   }
   std::uint32_t connection_of(const ScopeState& request) const {
     if (request.parent == kNoScope) return kNoScope;
     return walker.scopes()[request.parent - 1].kind == ScopeKind::connection ? request.parent : kNoScope;
   }
 
-  void on_alloc(std::uint32_t, const Op& op, const SlotState&, std::uint64_t) {
+  void arena_alloc(std::uint32_t th, const Op& op, std::uint32_t scope_plus1) {
+    if (scope_plus1 != kNoScope) {
+      std::uint32_t req = walker.scopes()[scope_plus1 - 1].request;
+      if (req == kNoScope) return;
+      current_request[th] = req;
+      arena_bytes[req - 1] += arena_size(op.b);
+    } else if (op.a < slot_request.size()) {
+      std::uint32_t req = current_request[th];
+      slot_request[op.a] = req != kNoScope && walker.scopes()[req - 1].state == 1 ? req : kNoScope;
+    }
+  }
+
+  void on_alloc(std::uint32_t th, const Op& op, const SlotState&, std::uint64_t) {
+    arena_alloc(th, op, op.scoped() ? op.c : kNoScope);
     ++live_blocks;
     sizes.push_back(op.b);
     std::size_t bucket = op.b == 0 ? 0 : std::bit_width(op.b);
@@ -100,33 +132,42 @@ struct InfoObserver {
     }
     note_live();
   }
-  void on_free(std::uint32_t th, const Op&, const SlotState& s, std::uint64_t tick) {
+  void on_free(std::uint32_t th, const Op& op, const SlotState& s, std::uint64_t tick) {
+    if (s.scope == kNoScope && op.a < slot_request.size()) {
+      std::uint32_t req = slot_request[op.a];
+      if (req != kNoScope && walker.scopes()[req - 1].state == 1) arena_bytes[req - 1] += arena_size(s.size);
+      slot_request[op.a] = kNoScope;
+    }
     --live_blocks;
     hold(s.scope, -static_cast<std::int64_t>(s.size));
     lifetimes.push_back(tick - s.alloc_tick);
     info.cross_thread_frees += th != s.alloc_thread;
   }
-  void on_realloc(std::uint32_t, const Op& op, std::uint32_t old_size, const SlotState& s) {
+  void on_realloc(std::uint32_t th, const Op& op, std::uint32_t old_size, const SlotState& s) {
+    if (s.scope != kNoScope) arena_alloc(th, op, s.scope);  // an arena copies into a new block
     info.bytes_allocated += op.b;
     charge(s.scope, op.b, 0);
     hold(s.scope, static_cast<std::int64_t>(op.b) - static_cast<std::int64_t>(old_size));
     note_live();
   }
-  void on_open(std::uint32_t, const Op& op, const ScopeState& sc) {
+  void on_open(std::uint32_t th, const Op& op, const ScopeState& sc) {
+    if (sc.kind == ScopeKind::request) current_request[th] = op.a + 1;
     ++info.scopes_by_kind[op.aux];
     std::uint32_t d = sc.parent == kNoScope ? 1 : depth[sc.parent - 1] + 1;
     depth[op.a] = d;
     info.max_scope_depth = std::max(info.max_scope_depth, d);
     if (sc.kind == ScopeKind::request) {
       info.peak_open_requests = std::max(info.peak_open_requests, ++open_requests);
-      if (auto c = connection_of(sc); c != kNoScope) ++conn_open_requests[c - 1];
+      if (auto c = connection_of(sc); c != kNoScope) {
+        idle_ends(c);
+        ++conn_open_requests[c - 1];
+      }
     }
   }
   void on_close(std::uint32_t, const Op&, const ScopeState& sc) {
     if (sc.kind != ScopeKind::request) return;
     --open_requests;
-    if (auto c = connection_of(sc); c != kNoScope && --conn_open_requests[c - 1] == 0)
-      idle_samples.push_back(conn_live[c - 1]);
+    if (auto c = connection_of(sc); c != kNoScope && --conn_open_requests[c - 1] == 0) conn_idle[c - 1] = 1;
   }
   void on_other(std::uint32_t, const Op& op) {
     if (op.kind == OpKind::think) info.think_ns += op.b;
@@ -158,7 +199,7 @@ TraceInfo analyze(const Trace& t) {
   for (const auto& s : t.threads)
     for (const Op& op : s) ++info.by_kind[static_cast<std::size_t>(op.kind) % info.by_kind.size()];
   Walker w(t);
-  InfoObserver obs{info, w, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, 0};
+  InfoObserver obs{info, w, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, 0};
   obs.sizes.reserve(info.count(OpKind::alloc));
   obs.lifetimes.reserve(info.count(OpKind::free) + info.count(OpKind::release));
   obs.request_bytes.assign(t.scope_count, 0);
@@ -169,6 +210,10 @@ TraceInfo analyze(const Trace& t) {
   obs.held_peak.assign(t.scope_count, 0);
   obs.conn_live.assign(t.scope_count, 0);
   obs.conn_open_requests.assign(t.scope_count, 0);
+  obs.conn_idle.assign(t.scope_count, 0);
+  obs.arena_bytes.assign(t.scope_count, 0);
+  obs.current_request.assign(t.threads.size(), kNoScope);
+  obs.slot_request.assign(t.slot_count, kNoScope);
   w.run(obs);
   info.end_live_bytes = w.live_bytes();
   info.end_live_blocks = obs.live_blocks;
@@ -182,6 +227,7 @@ TraceInfo analyze(const Trace& t) {
     held.push_back(obs.held_peak[s]);
     ra.push_back(obs.request_allocs[s]);
     info.requests_within_8k += obs.request_bytes[s] <= 8192;
+    info.requests_within_8k_arena += obs.arena_bytes[s] <= 8192;
   }
   info.connection_bytes = summarize(std::move(cb));
   info.request_held_bytes = summarize(std::move(held));
@@ -229,6 +275,7 @@ nlohmann::json to_json(const TraceInfo& i) {
       {"unscoped_allocs", i.unscoped_allocs},
       {"request_bytes", summary_json(i.request_bytes)},
       {"requests_within_8k", i.requests_within_8k},
+      {"requests_within_8k_arena", i.requests_within_8k_arena},
       {"peak_open_requests", i.peak_open_requests},
       {"connection_bytes", summary_json(i.connection_bytes)},
       {"request_held_bytes", summary_json(i.request_held_bytes)},

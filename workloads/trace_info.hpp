@@ -49,10 +49,14 @@ struct TraceInfo {
   Summary request_bytes;                    // bytes allocated inside each request scope (children included)
   Summary request_allocs;                   // alloc ops inside each request scope
   std::uint64_t requests_within_8k = 0;     // requests whose bytes fit an 8 KiB arena (seeds/001, Tier 1)
+  // Requests whose allocations one 8 KiB bump arena would serve: in its
+  // scope, and unscoped ones made while it was its thread's current request
+  // and freed before it closed, each rounded up to 16 B (trace_info.cpp).
+  std::uint64_t requests_within_8k_arena = 0;
   std::uint64_t peak_open_requests = 0;     // request scopes open at once, at most
   Summary connection_bytes;                 // bytes allocated in each connection scope outside its requests
   Summary request_held_bytes;               // each request's most live bytes at once (held, not allocated)
-  Summary idle_connection_bytes;            // a connection's live bytes outside requests when its last open request closes
+  Summary idle_connection_bytes;            // a connection's live bytes outside requests while idle between two requests
   std::uint64_t think_ns = 0;
 
   nlohmann::json metadata;

@@ -174,6 +174,8 @@ void read_tcmalloc(const Reader& r, AllocatorCounters& out, Readings& raw) {
   }
   out.allocated_bytes = raw[0];
   out.heap_bytes = raw[1] - raw[3];
+  std::size_t cache = 0;
+  if (r.tc_property("tcmalloc.current_total_thread_cache_bytes", &cache) != 0) out.thread_cache_bytes = cache;
 }
 
 }  // namespace

@@ -33,6 +33,11 @@ struct AllocatorCounters {
   // them); 0 if it cannot say. mimalloc release builds keep no such counter,
   // so it is always 0 there.
   std::uint64_t allocated_bytes = 0;
+  // Bytes held in per-thread caches, for the families that report them
+  // (tcmalloc: tcmalloc.current_total_thread_cache_bytes); kNotReported
+  // otherwise.
+  static constexpr std::uint64_t kNotReported = ~std::uint64_t{0};
+  std::uint64_t thread_cache_bytes = kNotReported;
   // Every raw counter read, by the library's own name, in reading order.
   // Empty when the family is unknown or its statistics are compiled out.
   std::vector<std::pair<std::string, std::uint64_t>> raw;

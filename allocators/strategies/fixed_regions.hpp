@@ -144,6 +144,7 @@ class FixedRegionsBackend {
       Region* r = free_;
       if (r == nullptr) {  // back-pressure: every region busy
         ++stats_.rejections;
+        ++stats_.turned_away_requests;
         return nullptr;
       }
       free_ = r->next_free;
@@ -249,6 +250,7 @@ class FixedRegionsBackend {
     if (!r->cancelled) {
       r->cancelled = true;
       ++stats_.rejections;
+      ++stats_.cancelled_requests;
     }
     return nullptr;
   }
@@ -264,7 +266,13 @@ class FixedRegionsBackend {
   std::unique_ptr<Region[]> regions_;
   Region* free_ = nullptr;  // LIFO list of regions no request holds
   Node* top_ = nullptr;
-  BackendStats stats_;
+  // Refusals told apart (isolation: a request over its limit fails alone).
+  BackendStats stats_ = [] {
+    BackendStats st;
+    st.cancelled_requests = 0;
+    st.turned_away_requests = 0;
+    return st;
+  }();
 };
 
 static_assert(ScopedBackend<FixedRegionsBackend>);

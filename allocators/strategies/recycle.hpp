@@ -184,6 +184,7 @@ class RecycleBackend {
   BackendStats stats() const {
     BackendStats s = stats_;
     s.upstream_allocations = upstream_allocs_;
+    s.pool_misses = pool_misses_;
     return s;
   }
 
@@ -223,6 +224,7 @@ class RecycleBackend {
     } else {
       r = static_cast<Record*>(std::malloc(sizeof(Record) + record_size_));
       ++upstream_allocs_;
+      ++pool_misses_;
       if (r == nullptr) return nullptr;
       stats_.reserved_bytes += sizeof(Record) + record_size_;
     }
@@ -280,6 +282,7 @@ class RecycleBackend {
   std::size_t pool_size_ = 0;
   std::size_t in_flight_ = 0;  // request scopes open
   std::uint64_t upstream_allocs_ = 0;
+  std::uint64_t pool_misses_ = 0;  // records allocated because the pool was empty
   std::uint64_t upstream_frees_ = 0;
   Node* top_ = nullptr;
   BackendStats stats_;

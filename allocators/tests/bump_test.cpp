@@ -24,6 +24,46 @@ TEST(Bump, AllocationsAreContiguousPointerBumps) {
   b.close_scope(s);
 }
 
+TEST(Bump, WasteIsCountedInParts) {
+  BumpBackend b;
+  // Padding: a 1-byte object then a 16-aligned one leaves up to 15 bytes
+  // between them; 16-byte objects at 16 leave none.
+  Scope tight = b.open_scope(ScopeKind::request, Scope{});
+  for (int i = 0; i < 8; ++i) ASSERT_NE(b.allocate(tight, 16, 16), nullptr);
+  b.close_scope(tight);
+  const auto after_tight = b.stats();
+  EXPECT_EQ(after_tight.scoped_bytes, 128u);
+  EXPECT_LT(after_tight.padding_bytes, 16u);  // at most the first object's alignment
+  Scope loose = b.open_scope(ScopeKind::request, Scope{});
+  char* prev = nullptr;
+  std::uint64_t gaps = 0;
+  for (int i = 0; i < 8; ++i) {
+    auto* one = static_cast<char*>(b.allocate(loose, 1, 1));
+    auto* aligned = static_cast<char*>(b.allocate(loose, 16, 16));
+    ASSERT_NE(one, nullptr);
+    ASSERT_NE(aligned, nullptr);
+    gaps += static_cast<std::uint64_t>(aligned - (one + 1));
+    if (prev) gaps += static_cast<std::uint64_t>(one - prev);
+    prev = aligned + 16;
+  }
+  // Blocks freed inside a scope are not reusable before it closes.
+  b.deallocate(loose, prev - 16, 16, 16);
+  b.close_scope(loose);
+  const auto after_loose = b.stats();
+  EXPECT_EQ(after_loose.scoped_bytes - after_tight.scoped_bytes, 8u * 17);
+  EXPECT_GE(after_loose.padding_bytes - after_tight.padding_bytes, gaps);
+  EXPECT_LT(after_loose.padding_bytes - after_tight.padding_bytes, gaps + 16);
+  EXPECT_EQ(gaps, 8u * 15);
+  EXPECT_EQ(after_loose.freed_in_scope_bytes, 16u);
+  // A spill's chunk tail is wasted_bytes, not padding.
+  Scope spill = b.open_scope(ScopeKind::request, Scope{});
+  ASSERT_NE(b.allocate(spill, 6000, 16), nullptr);
+  ASSERT_NE(b.allocate(spill, 6000, 16), nullptr);
+  b.close_scope(spill);
+  EXPECT_GT(b.stats().wasted_bytes, 1000u);
+  EXPECT_LT(b.stats().padding_bytes - after_loose.padding_bytes, 32u);
+}
+
 TEST(Bump, FirstChunkIs8KiBByDefaultAndConfigurable) {
   BumpBackend def;
   EXPECT_EQ(def.first_chunk(), 8192u);

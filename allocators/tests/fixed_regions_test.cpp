@@ -52,6 +52,8 @@ TEST(FixedRegions, OutgrownRequestIsRejectedAlone) {
   auto after = b->stats();
   EXPECT_EQ(after.failed_allocations, before.failed_allocations + 2);
   EXPECT_EQ(after.rejections, before.rejections + 1);
+  EXPECT_EQ(after.cancelled_requests, before.cancelled_requests + 1);  // over its limit, told apart
+  EXPECT_EQ(after.turned_away_requests, 0u);
   // The other request is not affected.
   EXPECT_FALSE(b->cancelled(r2));
   void* p = b->allocate(r2, 60 * 1024, 8);
@@ -81,6 +83,8 @@ TEST(FixedRegions, AllRegionsBusyIsBackPressure) {
   EXPECT_EQ(b->open_scope(ScopeKind::request, Scope{}), nullptr);
   EXPECT_EQ(b->open_scope(ScopeKind::request, Scope{}), nullptr);
   EXPECT_EQ(b->stats().rejections, before.rejections + 2);
+  EXPECT_EQ(b->stats().turned_away_requests, before.turned_away_requests + 2);  // back-pressure, told apart
+  EXPECT_EQ(b->stats().cancelled_requests, 0u);
   EXPECT_EQ(b->stats().failed_allocations, before.failed_allocations);
   b->close_scope(held[1]);
   Scope again = b->open_scope(ScopeKind::request, Scope{});

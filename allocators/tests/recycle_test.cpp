@@ -111,6 +111,9 @@ TEST(Recycle, SteadyStateMakesNoUpstreamCalls) {
   }
   const auto allocs = b.upstream_allocs(), frees = b.upstream_frees();
   const auto reserved = b.stats().reserved_bytes;
+  const auto misses = b.stats().pool_misses;
+  EXPECT_GE(misses, 8u);  // a record for each of the eight in flight, at least
+  EXPECT_LE(misses, allocs);
   for (int i = 0; i < 10000; ++i) {
     b.close_scope(in_flight.front());
     in_flight.pop_front();
@@ -119,6 +122,7 @@ TEST(Recycle, SteadyStateMakesNoUpstreamCalls) {
   }
   EXPECT_EQ(b.upstream_allocs(), allocs);
   EXPECT_EQ(b.upstream_frees(), frees);
+  EXPECT_EQ(b.stats().pool_misses, misses);
   EXPECT_EQ(b.stats().reserved_bytes, reserved);
   EXPECT_EQ(b.stats().fallthrough_allocations, 0u);
   EXPECT_LE(b.pool_size(), b.target(8) + 8);

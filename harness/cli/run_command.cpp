@@ -149,6 +149,7 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
       run::WorkloadSpec& w = add_model(e.workload);
       w.backends = bs;
       w.threads = e.threads;
+      w.reps = e.reps;
     }
   }
   for (const auto& path : a.traces) {

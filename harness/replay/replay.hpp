@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <mutex>
 #include <cstring>
 #include <memory>
@@ -60,12 +61,18 @@ namespace alloclab::replay {
 
 enum class Touch { none, first, pages, all };
 
+// Think time above this is slept through (all but its last part), not spun.
+inline constexpr std::uint32_t kSleepAboveNs = 200'000;
+
 struct ReplayOptions {
   Touch touch = Touch::pages;
   std::uint64_t rss_samples = 200;  // points on the RSS timeline
   // Bytes the process allocator holds for its heap, read at each timeline
   // point (allocators/general/allocator_stats.hpp); nullptr for none.
   std::uint64_t (*heap_probe)() = nullptr;
+  // Bytes in the allocator's per-thread caches, read at each timeline point
+  // while the threads run; nullptr where the allocator does not say.
+  std::uint64_t (*thread_cache_probe)() = nullptr;
 };
 
 struct TimelinePoint {
@@ -105,6 +112,9 @@ struct ReplayResult {
   // The longest thread's wall time less its own sampling time: what
   // throughput is computed over, so the probes do not count against it.
   double busy_seconds = 0;
+  // The most bytes the allocator's per-thread caches held at a timeline
+  // point taken while the replay threads ran; -1 without a probe.
+  std::int64_t peak_thread_cache_bytes = -1;
 };
 
 namespace detail {
@@ -193,10 +203,12 @@ class Replayer {
     start_ = ticks();
     go.store(true, std::memory_order_release);
     for (auto& t : pool) t.join();
+    threads_done_ = true;
     r.wall_seconds = static_cast<double>(ticks() - start_) * clock_.ns_per_tick / 1e9;
     r.request_ticks.assign(request_ticks_.begin() + 1, request_ticks_.end());
     sample(r.wall_seconds);
     r.timeline = std::move(timeline_);
+    r.peak_thread_cache_bytes = peak_thread_cache_;
     std::uint64_t busy = 0, sampling = 0;
     for (const auto& t : r.threads) {
       busy = std::max(busy, t.wall_ticks - std::min(t.wall_ticks, t.sampling_ticks));
@@ -366,6 +378,9 @@ class Replayer {
           continue;
         case trace::OpKind::think: {
           std::uint64_t until = ticks() + static_cast<std::uint64_t>(s.b / clock_.ns_per_tick);
+          // A paced trace's think (milliseconds) sleeps, leaving the core to
+          // other threads; the last stretch, and every short think, spins.
+          if (s.b > kSleepAboveNs) std::this_thread::sleep_for(std::chrono::nanoseconds(s.b - kSleepAboveNs / 2));
           while (ticks() < until) {
           }
           ++i;
@@ -501,7 +516,11 @@ class Replayer {
     }
     std::uint64_t rss = rss_.rss_bytes();
     std::uint64_t heap = opt_.heap_probe ? opt_.heap_probe() : 0;
+    std::int64_t cache = opt_.thread_cache_probe && seconds > 0 && !threads_done_
+                             ? static_cast<std::int64_t>(opt_.thread_cache_probe())
+                             : -1;
     std::lock_guard lock(timeline_mutex_);
+    peak_thread_cache_ = std::max(peak_thread_cache_, cache);
     timeline_.push_back({total, live > 0 ? static_cast<std::uint64_t>(live) : 0, rss, seconds, heap, reserved});
   }
 
@@ -526,6 +545,8 @@ class Replayer {
   RssProbe rss_;
   std::mutex timeline_mutex_;
   std::vector<TimelinePoint> timeline_;
+  std::int64_t peak_thread_cache_ = -1;
+  bool threads_done_ = false;  // set after the join: the last point reads no thread caches
 };
 
 }  // namespace alloclab::replay

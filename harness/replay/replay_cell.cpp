@@ -12,7 +12,16 @@ nlohmann::json stats_json(const BackendStats& s) {
                       {"rejections", s.rejections},
                       {"spills", s.spills},
                       {"wasted_bytes", s.wasted_bytes}};
-  if (s.upstream_allocations != BackendStats::kNotCounted) j["upstream_allocations"] = s.upstream_allocations;
+  auto counted = [&](const char* key, std::uint64_t v) {
+    if (v != BackendStats::kNotCounted) j[key] = v;
+  };
+  counted("upstream_allocations", s.upstream_allocations);
+  counted("cancelled_requests", s.cancelled_requests);
+  counted("turned_away_requests", s.turned_away_requests);
+  counted("pool_misses", s.pool_misses);
+  counted("scoped_bytes", s.scoped_bytes);
+  counted("padding_bytes", s.padding_bytes);
+  counted("freed_in_scope_bytes", s.freed_in_scope_bytes);
   return j;
 }
 
@@ -62,7 +71,7 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
   json timeline = json::array();
   for (const auto& p : r.timeline)
     timeline.push_back({p.ops, p.live_bytes, p.rss_bytes, p.seconds, p.heap_bytes, p.reserved_bytes});
-  return {
+  nlohmann::json out = {
       {"threads", plan.threads.size()},
       {"ops", all_ops},
       {"wall_seconds", r.wall_seconds},
@@ -83,6 +92,8 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
                   {"timeline", timeline},
                   {"peak_live_bytes_seen", r.peak_live_bytes}}},
   };
+  if (r.peak_thread_cache_bytes >= 0) out["memory"]["peak_thread_cache_bytes"] = r.peak_thread_cache_bytes;
+  return out;
 }
 
 nlohmann::json counted_json(const Plan& plan, const ReplayResult& r) {

@@ -19,6 +19,7 @@ struct CellOptions {
   Touch touch = Touch::pages;
   std::uint64_t rss_samples = 200;
   std::uint64_t (*heap_probe)() = nullptr;  // see ReplayOptions
+  std::uint64_t (*thread_cache_probe)() = nullptr;  // see ReplayOptions
 };
 
 // The figures of one replay as JSON (results/SCHEMA.md, "replay").
@@ -77,12 +78,17 @@ BackendStats total_stats(const std::vector<B*>& backends) {
       stats.rejections += s.rejections;
       stats.spills += s.spills;
       stats.wasted_bytes += s.wasted_bytes;
-      // Counted only when every instance counts.
-      if (b == backends.front()) stats.upstream_allocations = s.upstream_allocations;
-      else if (stats.upstream_allocations == BackendStats::kNotCounted ||
-               s.upstream_allocations == BackendStats::kNotCounted)
-        stats.upstream_allocations = BackendStats::kNotCounted;
-      else stats.upstream_allocations += s.upstream_allocations;
+      // The optional counters: counted only when every instance counts.
+      auto sum = [&](std::uint64_t BackendStats::*f) {
+        if (b == backends.front()) stats.*f = s.*f;
+        else if (stats.*f == BackendStats::kNotCounted || s.*f == BackendStats::kNotCounted)
+          stats.*f = BackendStats::kNotCounted;
+        else stats.*f += s.*f;
+      };
+      for (auto f : {&BackendStats::upstream_allocations, &BackendStats::cancelled_requests,
+                     &BackendStats::turned_away_requests, &BackendStats::pool_misses, &BackendStats::scoped_bytes,
+                     &BackendStats::padding_bytes, &BackendStats::freed_in_scope_bytes})
+        sum(f);
     }
   }
   return stats;
@@ -117,7 +123,7 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   BackendStats stats;
   AllocatorCounters after_replay;
   {
-    Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples, o.heap_probe});
+    Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples, o.heap_probe, o.thread_cache_probe});
     // Memory freed while loading and planning the trace goes back first, so
     // the replay cannot be served from it unseen: growth above the baseline
     // is then the replay's own.

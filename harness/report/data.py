@@ -51,7 +51,8 @@ def flat_metrics(r):
             _put(m, f"request_{q}_ns", rq.get(q))
     mem = r.get("memory")
     if isinstance(mem, dict):
-        for k in ("peak_rss_bytes", "floor_rss_bytes", "end_rss_bytes", "baseline_rss_bytes"):
+        for k in ("peak_rss_bytes", "floor_rss_bytes", "end_rss_bytes", "baseline_rss_bytes",
+                  "peak_thread_cache_bytes"):
             _put(m, k, mem.get(k))
         base, peak = mem.get("baseline_rss_bytes", 0) or 0, mem.get("peak_rss_bytes", 0) or 0
         if peak > 0:

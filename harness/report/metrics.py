@@ -62,6 +62,8 @@ def _aggregate(per, what):
 def _workloads(data, p):
     """The workloads a metric reads: those of the models p names (all models'
     default-size workloads when it names none)."""
+    if p.get("workloads"):
+        return [w for w in p["workloads"] if w in data.workload_names]
     models = p.get("models")
     out = []
     for w in data.workload_names:
@@ -168,7 +170,8 @@ def _sweep(data, p, b):
         params = cfg.get("params") or {}
         if cfg.get("model") != model or key not in params:
             continue
-        if any(params.get(k) != str(v) for k, v in p.get("fixed", {}).items()):
+        fixed = {k: str(v) for k, v in p.get("fixed", {}).items()}
+        if set(params) != {key} | set(fixed) or any(params.get(k) != v for k, v in fixed.items()):
             continue
         v = net_metric(data, b, w, f"{cls}_mean_ns")
         if v is not None:
@@ -295,37 +298,45 @@ def _timeline(cell):
 
 def m_retention(data, p):
     """RSS kept after the load falls, read while the replay runs: RSS growth
-    at the trough of live bytes after the peak ÷ peak RSS growth."""
-    b, model = p["backend"], p.get("model", "long-running")
+    at the trough of live bytes between the first and the last peak ÷ the
+    peak RSS growth before it."""
+    b = p["backend"]
     _need(data, b)
-    ws = [w for w in data.workload_names if data.workload_model(w) == model]
+    ws = _workloads(data, p) if p.get("workloads") else \
+        [w for w in data.workload_names if data.workload_model(w) == p.get("model", "long-running")
+         and not data.workload_config(w).get("params")]
     if not ws:
-        raise Missing(f"no {model} workload in the results")
+        raise Missing(f"no {' or '.join(p.get('workloads') or [p.get('model', 'long-running')])} workload in the "
+                      "results")
     per, spans = {}, []
     for w in ws:
         def kept(cell):
             rows, base = _timeline(cell)
-            if len(rows) < 3:
+            if len(rows) < 5:
                 return None
-            peak_i = max(range(len(rows)), key=lambda i: rows[i]["live_bytes"])
-            peak_rss = max(r["rss_bytes"] for r in rows[:peak_i + 1]) - base
-            after = rows[peak_i + 1:]
-            if not after or peak_rss <= 0:
+            top = max(r["live_bytes"] for r in rows)
+            high = [i for i, r in enumerate(rows) if r["live_bytes"] >= 0.9 * top]
+            first, last = high[0], high[-1]
+            if last - first < 2:
                 return None
-            trough = min(after, key=lambda r: r["live_bytes"])
-            if trough["live_bytes"] > rows[peak_i]["live_bytes"] / 2:
+            trough = min(rows[first:last + 1], key=lambda r: r["live_bytes"])
+            if trough["live_bytes"] > top / 2:
                 return None
-            spans.append(trough["seconds"] - rows[peak_i]["seconds"])
+            peak_rss = max(r["rss_bytes"] for r in rows[:first + 1]) - base
+            if peak_rss <= 0:
+                return None
+            spans.append(trough["seconds"] - rows[first]["seconds"])
             return (trough["rss_bytes"] - base) / peak_rss
         v = data.median_of_cells(b, w, 1, kept)
         if v is not None:
             per[w] = v
     if not per:
-        raise Missing(f"the live bytes of the {model} trace never fall below half their peak while the replay runs")
+        raise Missing(f"the live bytes of {', '.join(ws)} never fall below half their peak between two peaks")
     span = median(spans) if spans else None
     return Measure(median(per.values()), "",
-                   f"{b}: RSS growth at the trough of live bytes after the peak ÷ peak RSS growth ({model}, read "
-                   f"during the replay; {fmt(span)} s from peak to trough)", per, span_seconds=span)
+                   f"{b}: RSS growth at the trough of live bytes between two peaks ÷ peak RSS growth before it "
+                   f"({', '.join(per)}, read during the replay; {fmt(span)} s from peak to trough)", per,
+                   span_seconds=span)
 
 
 def m_flat_footprint(data, p):
@@ -423,21 +434,25 @@ def m_scaling_compare(data, p):
 
 
 def m_thread_cache(data, p):
-    """Bytes the allocator holds in per-thread caches, per thread, read while
-    the replay threads run (tcmalloc's tcmalloc.current_total_thread_cache_bytes)."""
-    b, key = p["backend"], p.get("key", "thread_cache_bytes")
+    """Bytes the allocator holds in per-thread caches, per thread, at the most
+    threads run: the largest reading while the replay threads ran ÷ threads."""
+    b = p["backend"]
     _need(data, b)
-    per = {}
+    t = max(data.thread_counts)
+    per, one = {}, {}
     for w in _workloads(data, p):
-        for t in data.thread_counts:
-            v = data.metric(b, w, t, f"stats.{key}")
-            if v is not None:
-                per[f"{w}/t{t}"] = v / t / 1024.0
+        v = data.metric(b, w, t, "peak_thread_cache_bytes")
+        if v is not None:
+            per[w] = v / t / 1024.0
+        v1 = data.metric(b, w, 1, "peak_thread_cache_bytes")
+        if v1 is not None:
+            one[w] = v1 / 1024.0
     if not per:
-        raise Missing(f"the results do not record {b}'s thread-cache bytes while its threads run; peak heap at T "
-                      "threads minus at 1 does not isolate a thread cache (the traces' live bytes differ, and "
-                      "glibc shows the same growth)")
-    return Measure(median(per.values()), "KiB", f"{b}: thread-cache bytes ÷ threads ({_spread(per)})", per)
+        raise Missing(f"the results do not record {b}'s thread-cache bytes while its threads run (the allocator "
+                      "does not report them, or the results predate the reading)")
+    return Measure(median(per.values()), "KiB",
+                   f"{b}: the most bytes in thread caches while {t} replay threads ran ÷ {t}, median over workloads "
+                   f"({_spread(per)}); at 1 thread {fmt(median(one.values()) if one else None)} KiB", per)
 
 
 # ---- figures of the trace and of strategies' own counters ------------------
@@ -497,28 +512,88 @@ def m_stat_share(data, p):
 
 def m_isolation(data, p):
     """Among requests under their memory limit, the share that failed anyway
-    (turned away for back-pressure or cut short): a request over its limit
-    should fail alone. Needs requests that exceed the limit."""
+    (turned away for back-pressure): a request over its limit should fail
+    alone. Needs requests that exceed the limit."""
     b = p["backend"]
     _need(data, b)
     per, over = {}, 0
     for w in _workloads(data, p):
         info = data.workload_info(w) or {}
-        n_over = data.metric(b, w, 1, "stats.over_limit_requests")
-        n_collateral = data.metric(b, w, 1, "stats.collateral_failures")
-        if n_over is None or n_collateral is None or not info.get("requests"):
+        n_over = data.metric(b, w, 1, "stats.cancelled_requests")
+        n_away = data.metric(b, w, 1, "stats.turned_away_requests")
+        if n_over is None or n_away is None or not info.get("requests"):
             continue
         over += n_over
         under = info["requests"] - n_over
         if under > 0:
-            per[w] = n_collateral / under
+            per[w] = n_away / under
     if not per:
         raise Missing(f"the results do not split {b}'s refusals into requests over their limit and others")
     if over == 0:
-        raise Missing(f"no request in these workloads exceeded {b}'s limit, so isolation was not exercised "
-                      "(every refusal was back-pressure)")
-    return Measure(max(per.values()), "", f"{b}: failed requests under their limit ÷ requests under it, the largest "
-                                          f"over workloads ({_spread(per)})", per)
+        raise Missing(f"no request in these workloads exceeded {b}'s limit, so isolation was not exercised")
+    return Measure(max(per.values()), "", f"{b}: requests under their limit that failed ÷ requests under it, the "
+                                          f"largest over workloads ({_spread(per)}); requests over it: "
+                                          f"{fmt(over)}", per)
+
+
+def m_bump_waste(data, p):
+    """A bump arena's waste in parts; the figure is padding ÷ bytes requested, in percent."""
+    b = p["backend"]
+    _need(data, b)
+    parts = {}
+    for w in _workloads(data, p):
+        st = {k: data.metric(b, w, 1, f"stats.{k}") for k in
+              ("scoped_bytes", "padding_bytes", "wasted_bytes", "freed_in_scope_bytes", "reserved_bytes")}
+        if st["scoped_bytes"]:
+            parts[w] = st
+    if not parts:
+        raise Missing(f"the results do not record {b}'s padding (a build from before the waste was told apart)")
+    per = {w: 100 * st["padding_bytes"] / st["scoped_bytes"] for w, st in parts.items()}
+
+    def share(key):
+        return median(100 * st[key] / st["scoped_bytes"] for st in parts.values() if st[key] is not None)
+    retained = median(st["reserved_bytes"] for st in parts.values() if st["reserved_bytes"] is not None)
+    return Measure(median(per.values()), "%",
+                   f"{b}: padding ÷ bytes requested in scopes, median over workloads ({_spread(per)}); slack, "
+                   f"not counted in the figure: chunk tails left at spills {fmt(share('wasted_bytes'))}%, blocks "
+                   f"freed inside a scope and not reusable {fmt(share('freed_in_scope_bytes'))}% of the bytes "
+                   f"requested; chunks retained after the last scope closed {fmt(retained / 1024)} KiB (medians "
+                   "over workloads)", per)
+
+
+def m_per_scope(data, p):
+    """Memory a scope holds beyond its live bytes: (RSS growth at peak live −
+    the null backend's − live) ÷ the scopes open at that peak, in KiB."""
+    b = p["backend"]
+    _need(data, b, NULL)
+    per = {}
+    for w in _workloads(data, p):
+        info = data.workload_info(w) or {}
+        o, _ = _rss_overhead_bytes(data, b, w)
+        if o is not None and info.get("peak_open_requests"):
+            per[w] = o / info["peak_open_requests"] / 1024.0
+    v = _aggregate(per, f"memory figures for {b} on {', '.join(p.get('workloads', []))}")
+    return Measure(v, "KiB", f"{b}: (RSS growth at peak live − the null backend's − live) ÷ the request scopes "
+                             f"open at once ({_spread(per)})", per)
+
+
+def m_per_connection(data, p):
+    """Memory an idle connection costs: RSS growth at the moment of peak live
+    (every connection idle at once) less the null backend's, ÷ connections."""
+    b = p["backend"]
+    _need(data, b, NULL)
+    per, held = {}, {}
+    for w in _workloads(data, p):
+        info = data.workload_info(w) or {}
+        rss = data.metric(b, w, 1, "rss_at_peak_live_bytes")
+        floor = data.metric(NULL, w, 1, "rss_at_peak_live_bytes")
+        if rss is not None and floor is not None and info.get("connections"):
+            per[w] = (rss - floor) / info["connections"]
+            held[w] = info.get("idle_connection_bytes_p50")
+    v = _aggregate(per, f"memory figures for {b} on {', '.join(p.get('workloads', []))}")
+    objects = ", ".join(f"{fmt(x)} B" for x in held.values() if x is not None)
+    return Measure(v, "B", f"{b}: (RSS growth at peak live − the null backend's) ÷ idle connections "
+                           f"({_spread(per)}); the connection's own objects, from the trace: {objects}", per)
 
 
 def m_reuse_order(data, p):
@@ -577,6 +652,8 @@ METRICS = {
     "sweep_growth": m_sweep_growth, "scaling": m_scaling, "scaling_compare": m_scaling_compare,
     "thread_cache": m_thread_cache, "workload": m_workload, "retention": m_retention,
     "flat_footprint": m_flat_footprint, "end_retention": m_end_retention, "backend_stat": m_backend_stat,
-    "stat_share": m_stat_share, "isolation": m_isolation, "reuse_order": m_reuse_order,
+    "stat_share": m_stat_share, "isolation": m_isolation, "bump_waste": m_bump_waste, "per_scope": m_per_scope,
+    "per_connection": m_per_connection,
+    "reuse_order": m_reuse_order,
     "per_scope_overhead": m_per_scope_overhead, "pool_bound": m_pool_bound,
 }

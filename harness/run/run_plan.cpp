@@ -21,6 +21,7 @@ nlohmann::json RunConfig::to_json() const {
       if (!x.params.empty()) o["params"] = x.params;
       if (!x.backends.empty()) o["backends"] = x.backends;
       if (!x.threads.empty()) o["threads"] = x.threads;
+      if (x.reps) o["reps"] = x.reps;
     }
     w.push_back(o);
   }
@@ -65,6 +66,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
       if (o.contains("params")) w.params = o.at("params").get<std::map<std::string, std::string>>();
       if (o.contains("backends")) w.backends = o.at("backends").get<std::vector<std::string>>();
       if (o.contains("threads")) w.threads = o.at("threads").get<std::vector<std::uint32_t>>();
+      if (o.contains("reps")) w.reps = o.at("reps").get<std::uint32_t>();
     }
     c.workloads.push_back(std::move(w));
   }
@@ -101,6 +103,15 @@ std::vector<Experiment> claim_experiments() {
       {"scope-sweep:n=16384", scoped, {1}},
       // Small allocations only (16-256 B).
       {"small-objects", small, {1}},
+      // RSS after the load falls, with time for clock-driven release: noon to
+      // noon paced at 24 s a day (the trough 12 s after the peak), 24 s a cell.
+      {"long-running:days=1,from=12,day_seconds=24", {"glibc", "jemalloc"}, {1}, 3},
+      // What an idle keep-alive connection holds: 16,384 of them idle at once.
+      {"idle-connections", {"null", "glibc", "nginx@glibc"}, {1}},
+      // Memory per scope: 1,024 request scopes open at once, four 64 B allocations each.
+      {"scope-sweep:n=4,open=1024", {"null", "scoped@glibc"}, {1}},
+      // Isolation: one request in 16 allocates 1 MiB, over fixed-regions' 512 KiB region.
+      {"scope-sweep:n=64,big_every=16", {"null", "fixed-regions@glibc"}, {1}},
   };
 }
 
@@ -171,7 +182,8 @@ std::vector<Cell> plan_cells(const RunConfig& config) {
       if (!w.runs(t)) continue;
       for (const auto& b : config.backends) {
         if (!w.runs(b)) continue;
-        for (std::uint32_t r = 0; r < config.reps; ++r) cells.push_back({b, w.name, t, r, 0});
+        const std::uint32_t reps = w.reps ? std::min(w.reps, config.reps) : config.reps;
+        for (std::uint32_t r = 0; r < reps; ++r) cells.push_back({b, w.name, t, r, 0});
       }
     }
   }

@@ -28,6 +28,7 @@ struct WorkloadSpec {
   // empty means every backend and thread count of the run.
   std::vector<std::string> backends;
   std::vector<std::uint32_t> threads;
+  std::uint32_t reps = 0;  // at most this many repetitions (a long experiment); 0: the run's
   bool is_file() const { return !path.empty(); }
   bool runs(const std::string& backend) const;
   bool runs(std::uint32_t thread_count) const;
@@ -65,6 +66,7 @@ struct Experiment {
   const char* workload;                 // MODEL[:KEY=VALUE,...]
   std::vector<std::string> backends;    // canonical specs
   std::vector<std::uint32_t> threads;
+  std::uint32_t reps = 0;               // at most this many repetitions; 0: the suite's
 };
 
 struct Suite {

@@ -93,6 +93,7 @@ struct ReplayArgs {
 
 // The timeline's allocator column: the process allocator's heap bytes.
 std::uint64_t heap_bytes_now() { return read_allocator_counters().heap_bytes; }
+std::uint64_t thread_cache_bytes_now() { return read_allocator_counters().thread_cache_bytes; }
 
 json clock_json(const replay::ClockCalibration& c) {
   return {{"ns_per_tick", c.ns_per_tick},
@@ -143,6 +144,8 @@ void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
   replay::CellOptions o;
   o.touch = a.touch;
   o.heap_probe = heap_bytes_now;
+  if (read_allocator_counters().thread_cache_bytes != AllocatorCounters::kNotReported)
+    o.thread_cache_probe = thread_cache_bytes_now;
   json r;
   if (!spec) {
     r = replay::replay_cell<replay::NullBackend>([] { return std::make_unique<replay::NullBackend>(); }, plan, o, clock);

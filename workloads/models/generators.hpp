@@ -12,5 +12,6 @@ extern const Model proxy_model;
 extern const Model long_running_model;
 extern const Model scope_sweep_model;
 extern const Model small_objects_model;
+extern const Model idle_connections_model;
 
 }  // namespace alloclab::trace

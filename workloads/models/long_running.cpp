@@ -9,6 +9,15 @@
 // the clock by one over the arrival rate, so --requests sets how many
 // requests one trace compresses its days into. Figures and sources:
 // workloads/MODELS.md.
+//
+// Options: days=N (default 2), from=H (the hour of day the trace starts at,
+// default 0: midnight), day_seconds=S (default 0). With S > 0 the trace is
+// paced: each arrival is preceded by a think op of its share of the day,
+// S seconds a day, so a replay follows the load in real time compressed
+// 86,400 / S times, and allocators' clock-driven policies (jemalloc's decay,
+// mimalloc's purge delay) get the time to act. Unpaced, two days replay in
+// milliseconds. "days=1,from=12,day_seconds=24" runs noon to noon in 24 s:
+// the peak, the night trough 12 s later, the next peak.
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -21,9 +30,9 @@
 namespace alloclab::trace {
 namespace {
 
-// The trace spans two days; load(t) = 0.55 - 0.45 cos(2 pi t), t in days:
-// 10% at midnight, 100% at noon (chosen: a 10:1 day/night ratio).
-constexpr double kDays = 2, kMeanLoad = 0.55, kSwing = 0.45;
+// The trace spans two days by default; load(t) = 0.55 - 0.45 cos(2 pi t), t
+// in days: 10% at midnight, 100% at noon (chosen: a 10:1 day/night ratio).
+constexpr double kMeanLoad = 0.55, kSwing = 0.45;
 // A request misses the cache and fills one entry with this probability
 // (chosen).
 constexpr double kMissShare = 0.3;
@@ -48,13 +57,16 @@ struct Entry {
 };
 
 struct Shared {
-  explicit Shared(std::uint32_t requests) : per_day(requests / (kDays * kMeanLoad)) {}
+  Shared(std::uint32_t requests, double days, double from_days, double ns_per_day)
+      : per_day(requests / (days * kMeanLoad)), ns_per_day(ns_per_day), now(from_days) {}
 
   double load() const { return kMeanLoad - kSwing * std::cos(2 * std::numbers::pi * now); }
 
   // A request arrives: the clock moves on and expired entries are freed.
   void tick(TraceBuilder& b, std::uint32_t th) {
-    now += 1 / (per_day * load());
+    double dt = 1 / (per_day * load());
+    if (ns_per_day > 0) b.think(th, static_cast<std::uint32_t>(std::min(dt * ns_per_day, 4e9)));
+    now += dt;
     while (!cache.empty() && cache.top().expires <= now) {
       const Entry& e = cache.top();
       b.free(th, e.value);
@@ -73,8 +85,9 @@ struct Shared {
 
   http::HeadShapes shapes;
   http::Head head;
-  double per_day;  // arrivals per day at 100% load
-  double now = 0;  // days
+  double per_day;      // arrivals per day at 100% load
+  double ns_per_day;   // pacing: think nanoseconds per virtual day (0: unpaced)
+  double now;          // days
   std::uint64_t seq = 0;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> cache;  // soonest expiry on top
 };
@@ -115,7 +128,10 @@ class CachedConn : public nginx::KeepaliveConn<CachedConn, Shared> {
 Trace generate(const ModelParams& p) {
   TraceBuilder b(p.threads);
   Rng rng(p.seed);
-  Shared sh(p.requests);
+  const double days = static_cast<double>(p.option("days", 2, 1, 30));
+  const double from = static_cast<double>(p.option("from", 0, 0, 23)) / 24;
+  const double day_seconds = static_cast<double>(p.option("day_seconds", 0, 0, 3600));
+  Shared sh(p.requests, days, from, day_seconds * 1e9);
   serve<CachedConn>(b, rng, p, sh, [&] { return sh.load(); });
   // Shutdown: the cache is emptied, so the trace ends with nothing live.
   while (!sh.cache.empty()) {
@@ -126,7 +142,9 @@ Trace generate(const ModelParams& p) {
     sh.cache.pop();
   }
   nlohmann::json params = {
-      {"days", kDays},
+      {"days", days},
+      {"from_hour", from * 24},
+      {"day_seconds", day_seconds},
       {"load_mean", kMeanLoad},
       {"load_swing", kSwing},
       {"miss_share", kMissShare},
@@ -149,7 +167,7 @@ const Model long_running_model = {
     10'000,
     128,
     1,
-    "",
+    "days, from, day_seconds",
     false,
     &generate,
 };

@@ -16,7 +16,7 @@ constexpr std::uint32_t kMaxConnections = 1'000'000;
 const std::vector<Model>& models() {
   static const std::vector<Model> list = {
       http1_static_model, http_api_model, http_upload_model, proxy_model, long_running_model,
-      scope_sweep_model,  small_objects_model,
+      scope_sweep_model,  small_objects_model, idle_connections_model,
   };
   return list;
 }

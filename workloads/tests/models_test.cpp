@@ -47,8 +47,9 @@ TEST(Models, RegistryListsTheFiveHttpModelsAndTheClaimExperiments) {
     if (!m.experiment) http.emplace_back(m.name);
   }
   EXPECT_EQ(http, kNames);
-  EXPECT_EQ(names.size(), kNames.size() + 2);
-  EXPECT_EQ(model_names(), "http1-static, http-api, http-upload, proxy, long-running, scope-sweep, small-objects");
+  EXPECT_EQ(names.size(), kNames.size() + 3);
+  EXPECT_EQ(model_names(),
+            "http1-static, http-api, http-upload, proxy, long-running, scope-sweep, small-objects, idle-connections");
   EXPECT_EQ(find_model("nope"), nullptr);
   for (const auto& m : models()) {
     EXPECT_FALSE(m.description.empty()) << m.name;
@@ -109,6 +110,35 @@ TEST(ScopeSweep, EveryRequestMakesNAllocationsOfSizeBytes) {
   EXPECT_THROW(generate(*m, p), std::invalid_argument);
 }
 
+TEST(IdleConnections, EveryConnectionServesOneRequestThenAllAreIdleAtOnce) {
+  const Model* m = find_model("idle-connections");
+  ModelParams p;
+  p.connections = 1000;
+  TraceInfo i = analyze(generate(*m, p));
+  EXPECT_EQ(i.scopes_by_kind[0], 1000u);
+  EXPECT_EQ(i.scopes_by_kind[1], 1000u);
+  EXPECT_EQ(i.end_live_blocks, 0u);
+  // At the peak: every connection idle (its own objects, about 271 B) and one request.
+  EXPECT_GT(i.peak_live_bytes, 1000u * 250);
+  EXPECT_LT(i.peak_live_bytes, 1000u * 300 + 32768);
+  EXPECT_EQ(i.peak_open_requests, 1u);
+}
+
+TEST(LongRunning, PacedTracesThinkTheirShareOfTheDay) {
+  const Model* m = find_model("long-running");
+  ModelParams p;
+  p.requests = 2000;
+  p.options = {{"days", "1"}, {"from", "12"}, {"day_seconds", "10"}};
+  TraceInfo paced = analyze(generate(*m, p));
+  EXPECT_EQ(paced.count(OpKind::think), 2000u);
+  // One day at 10 s a day: the thinks add up to 10 s (within a request's share).
+  EXPECT_NEAR(static_cast<double>(paced.think_ns) / 1e9, 10.0, 0.05);
+  p.options = {};
+  EXPECT_EQ(analyze(generate(*m, p)).count(OpKind::think), 0u);  // unpaced: no thinks
+  p.options = {{"from", "24"}};
+  EXPECT_THROW(generate(*m, p), std::invalid_argument);
+}
+
 TEST(SmallObjects, OnlySixteenTo256ByteObjectsAndNoScopes) {
   const Model* m = find_model("small-objects");
   ModelParams p;
@@ -141,7 +171,8 @@ TEST(TraceInfo, HeldBytesAndIdleConnectionsFromTheLiveBytesNotTheLifetimeTotal) 
   TraceInfo i = analyze(b.finish("{}"));
   EXPECT_EQ(i.request_bytes.p50, 5000u);
   EXPECT_EQ(i.request_held_bytes.p50, 4000u);
-  EXPECT_EQ(i.idle_connection_bytes.count, 3u);
+  // Idle twice: between requests 1 and 2, and 2 and 3 (not before the connection closes).
+  EXPECT_EQ(i.idle_connection_bytes.count, 2u);
   EXPECT_EQ(i.idle_connection_bytes.p50, 500u);
 }
 
