@@ -132,7 +132,11 @@ def m_ratio(data, p):
     _need(data, nb, db, NULL)
     n, d = _net_per_workload(data, nb, metric, p), _net_per_workload(data, db, metric, p)
     per = {w: n[w] / d[w] for w in n if w in d and d[w] > 0}
-    v = _aggregate(per, f"net {metric} above zero for both {nb} and {db}")
+    if not per and d:
+        raise Missing(f"{db}'s net {metric} is not above the harness's floor ("
+                      + ", ".join(f"{w}: {fmt(x)} ns" for w, x in d.items())
+                      + "): the null backend's own time is as large, so a ratio is not resolved")
+    v = _aggregate(per, f"net {metric} for both {nb} and {db}")
     if p.get("as") == "percent_faster":
         per = {w: (r - 1.0) * 100.0 for w, r in per.items()}
         return Measure((v - 1.0) * 100.0, "%", f"{nb} ÷ {db} net {metric} − 1 (how much faster {db} is), median "
@@ -180,22 +184,21 @@ def _sweep(data, p, b):
 
 
 def m_sweep_growth(data, p):
-    """O(1) as a slope: net cost per op at the sweep's largest value ÷ at its
-    smallest (1 for a constant cost), with the least-squares slope in the detail."""
+    """O(1) as a slope: the least-squares slope of net cost per op against the
+    swept parameter, times the sweep's span: how many ns the cost of one op
+    grows from the smallest to the largest value (0 for a constant cost)."""
     b = p["backend"]
     _need(data, b, NULL)
     pts = _sweep(data, p, b)
     if len(pts) < 3:
         raise Missing(f"fewer than three {p['model']} workloads sweeping {p['param']} for {b}")
     xs = sorted(pts)
-    lo, hi = pts[xs[0]], pts[xs[-1]]
-    if lo <= 0:
-        raise Missing(f"net {p['class']} time at {p['param']}={xs[0]:g} is not above the harness floor")
     mx, my = sum(xs) / len(xs), sum(pts.values()) / len(xs)
     slope = sum((x - mx) * (pts[x] - my) for x in xs) / sum((x - mx) ** 2 for x in xs)
     curve = ", ".join(f"{x:g}: {fmt(pts[x])}" for x in xs)
-    return Measure(hi / lo, "×", f"{b}: net {p['class']} ns per op at {p['param']}={xs[-1]:g} ÷ at {xs[0]:g}; "
-                                 f"slope {fmt(slope)} ns per unit of {p['param']} ({curve})",
+    return Measure(slope * (xs[-1] - xs[0]), "ns",
+                   f"{b}: net {p['class']} ns per op against {p['param']} ({curve}); slope {fmt(slope)} ns per "
+                   f"unit, so {fmt(slope * (xs[-1] - xs[0]))} ns from {p['param']}={xs[0]:g} to {xs[-1]:g}",
                    {str(x): pts[x] for x in xs})
 
 
@@ -312,7 +315,7 @@ def m_retention(data, p):
     for w in ws:
         def kept(cell):
             rows, base = _timeline(cell)
-            if len(rows) < 5:
+            if len(rows) < 3:
                 return None
             top = max(r["live_bytes"] for r in rows)
             high = [i for i, r in enumerate(rows) if r["live_bytes"] >= 0.9 * top]
@@ -360,27 +363,33 @@ def m_flat_footprint(data, p):
 
 
 def m_end_retention(data, p):
-    """What stays after every scope closed: RSS growth at the end less the
-    bytes the trace itself leaves live, ÷ peak RSS growth."""
-    b = p["backend"]
-    _need(data, b)
-    per = {}
-    for w in _workloads(data, p):
-        info = data.workload_info(w) or {}
-        left = info.get("end_live_bytes", 0) or 0
+    """What cannot be given back once every scope closed: RSS growth after the
+    forced release at the end, less the bytes the trace leaves live, ÷ peak
+    RSS growth. The same figure for the base allocator alone is in the detail."""
+    b, base_alloc = p["backend"], p.get("base", "glibc")
 
-        def kept(cell):
-            mem = cell["replay"]["memory"]
-            base, peak = mem["baseline_rss_bytes"], mem["peak_rss_bytes"]
-            if peak <= base:
-                return None
-            return max(0, mem["end_rss_bytes"] - base - left) / (peak - base)
-        v = data.median_of_cells(b, w, 1, kept)
-        if v is not None:
-            per[w] = v
+    def per_backend(backend):
+        per = {}
+        for w in _workloads(data, p):
+            left = (data.workload_info(w) or {}).get("end_live_bytes", 0) or 0
+
+            def kept(cell):
+                mem = cell["replay"]["memory"]
+                base, peak = mem["baseline_rss_bytes"], mem["peak_rss_bytes"]
+                if peak <= base:
+                    return None
+                return max(0, mem["floor_rss_bytes"] - base - left) / (peak - base)
+            v = data.median_of_cells(backend, w, 1, kept)
+            if v is not None:
+                per[w] = v
+        return per
+    _need(data, b)
+    per = per_backend(b)
     v = _aggregate(per, f"memory figures for {b}")
-    return Measure(v, "", f"{b}: (RSS growth at the end − bytes the trace leaves live) ÷ peak RSS growth, median "
-                          f"over workloads ({_spread(per)})", per)
+    alone = per_backend(base_alloc) if data.has_backend(base_alloc) else {}
+    return Measure(v, "", f"{b}: (RSS growth after the forced release at the end − bytes the trace leaves live) ÷ "
+                          f"peak RSS growth, median over workloads ({_spread(per)}); {base_alloc} alone: "
+                          f"{fmt(median(alone.values()) if alone else None)}", per)
 
 
 # ---- rankings, scaling, threads ------------------------------------------

@@ -16,6 +16,9 @@ FRAGMENTATION = {"peak_live_bytes", "rss_at_peak_live_bytes", "heap_at_peak_live
                  "reserved_at_peak_live_bytes", "peak_reserved_bytes", "peak_rss_over_peak_live"}
 
 
+MEMORY = {"peak_thread_cache_bytes", "peak_rss_bytes", "end_rss_bytes", "baseline_rss_bytes", "floor_rss_bytes"}
+
+
 def replay(**flat):
     """A cell's replay object holding the given figures under their flat names (data.flat_metrics)."""
     r = {"mean_ns": {}, "ops_by_class": {}, "fragmentation": {}, "backend_stats": {}}
@@ -28,6 +31,8 @@ def replay(**flat):
             r.setdefault("request_ns", {"count": 100})[k[len("request_"):-len("_ns")]] = v
         elif k in FRAGMENTATION:
             r["fragmentation"][k] = v
+        elif k in MEMORY:
+            r.setdefault("memory", {})[k] = v
         elif k.startswith("stats."):
             r["backend_stats"][k[6:]] = v
         else:
@@ -154,7 +159,7 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(v.verdict, "inconclusive")
         self.assertIn("three or more", v.reason)
 
-    def test_sweep_growth_reads_cost_at_the_largest_n_over_the_smallest(self):
+    def test_sweep_growth_is_the_fitted_increase_across_the_sweep(self):
         ns = {4: 10.0, 64: 12.0, 1024: 20.0, 16384: 45.0}
         groups, cw = [], []
         for n, close in ns.items():
@@ -164,20 +169,35 @@ class Verdicts(unittest.TestCase):
             groups.append({"backend": "null", "workload": w, "metrics": {"close_mean_ns": 5}})
         r = results(groups, workloads=[c["name"] for c in cw], config_workloads=cw)
         v = evaluate(claim({"kind": "sweep_growth", "backend": "scoped@glibc", "model": "scope-sweep", "param": "n",
-                            "class": "close"}, {"at_most": 1.5}), Data(r))
-        self.assertAlmostEqual(v.value, 4.5)
+                            "class": "close"}, {"at_most": 10}), Data(r))
+        xs = list(ns)
+        mx, my = sum(xs) / 4, sum(ns.values()) / 4
+        slope = sum((x - mx) * (ns[x] - my) for x in xs) / sum((x - mx) ** 2 for x in xs)
+        self.assertAlmostEqual(v.value, slope * (16384 - 4))  # about 35 ns: the null's 5 ns subtracted
+        self.assertGreater(v.value, 30)
         self.assertEqual(v.verdict, "refuted")
+        flat = results([{"backend": g["backend"], "workload": g["workload"], "metrics": {"close_mean_ns": 12}}
+                        for g in groups], workloads=[c["name"] for c in cw], config_workloads=cw)
+        v = evaluate(claim({"kind": "sweep_growth", "backend": "scoped@glibc", "model": "scope-sweep", "param": "n",
+                            "class": "close"}, {"at_most": 10}), Data(flat))
+        self.assertAlmostEqual(v.value, 0)
+        self.assertEqual(v.verdict, "holds")
 
-    def test_retention_ignores_the_point_taken_after_the_threads_exit(self):
+    def test_retention_reads_the_trough_between_two_peaks_while_the_replay_runs(self):
         cols = ["ops", "live_bytes", "rss_bytes", "seconds", "heap_bytes", "reserved_bytes"]
-        rows = [[0, 0, 100, 0.0, 0, 0], [10, 1000, 1100, 1.0, 0, 0], [20, 100, 1000, 2.0, 0, 0],
-                [30, 0, 200, 3.0, 0, 0]]  # the last, at ops == total, after the threads exited
-        cell = {"ops": 30, "memory": {"timeline_columns": cols, "timeline": rows, "baseline_rss_bytes": 100}}
+        rows = [[0, 0, 100, 0.0, 0, 0], [10, 1000, 1100, 1.0, 0, 0], [20, 100, 1000, 12.0, 0, 0],
+                [30, 1000, 1150, 20.0, 0, 0],
+                [40, 1000, 100, 21.0, 0, 0]]  # at ops == total: after the threads exited, not read
+        cell = {"ops": 40, "memory": {"timeline_columns": cols, "timeline": rows, "baseline_rss_bytes": 100}}
         groups = [{"backend": "jemalloc", "workload": "lr", "reps": [cell] * 3}]
-        cw = [{"name": "lr", "model": "long-running", "requests": 10}]
+        cw = [{"name": "lr", "model": "long-running", "requests": 10, "params": {"day_seconds": "24"}}]
         d = Data(results(groups, workloads=("lr",), config_workloads=cw))
-        v = evaluate(claim({"kind": "retention", "backend": "jemalloc", "requires_seconds": 10}, {"at_most": 0.5}), d)
-        self.assertAlmostEqual(v.value, 0.9)
+        metric = {"kind": "retention", "backend": "jemalloc", "workloads": ["lr"], "requires_seconds": 10}
+        v = evaluate(claim(metric, {"at_most": 0.5}), d)
+        self.assertAlmostEqual(v.value, 0.9)  # (1000 - 100) / (1100 - 100)
+        self.assertEqual(v.verdict, "refuted")
+        self.assertIn("11 s from peak to trough", v.detail)
+        v = evaluate(claim(dict(metric, requires_seconds=30), {"at_most": 0.5}), d)
         self.assertEqual(v.verdict, "inconclusive")
         self.assertIn("paced replay", v.reason)
 
@@ -198,6 +218,97 @@ class Verdicts(unittest.TestCase):
                            {"about": 512, "tolerance": 0.5}), Data(r))
         self.assertEqual(v.verdict, "holds")
         self.assertIn("exact", v.measured)
+
+    def test_memory_ratio_reads_rss_on_the_largest_size_not_the_heap_counters(self):
+        mib = 2 ** 20
+        groups, cw = [], []
+        for w, live in (("small", 2 * mib), ("big", 100 * mib)):
+            cw.append({"name": w, "model": "http1-static", "requests": 10})
+            groups += [{"backend": "mimalloc", "workload": w, "metrics": {
+                           "peak_live_bytes": live, "rss_at_peak_live_bytes": live * 1.2 + mib,
+                           "heap_at_peak_live_over_live": 9.0}},  # a decoy on another basis
+                       {"backend": "tcmalloc", "workload": w, "metrics": {
+                           "peak_live_bytes": live, "rss_at_peak_live_bytes": live * 1.0 + mib}},
+                       {"backend": "null", "workload": w, "metrics": {
+                           "peak_live_bytes": live, "rss_at_peak_live_bytes": mib}}]
+        d = Data(results(groups, workloads=("small", "big"), config_workloads=cw))
+        v = evaluate(claim({"kind": "memory_ratio", "num": "mimalloc", "den": "tcmalloc"},
+                           {"about": 0.5, "tolerance": 0.2}), d)
+        self.assertAlmostEqual(v.value, 1.2)
+        self.assertEqual(v.verdict, "refuted")
+
+    def test_bump_waste_is_padding_only_with_the_slack_beside_it(self):
+        stats = {"stats.scoped_bytes": 100000, "stats.padding_bytes": 300, "stats.wasted_bytes": 40000,
+                 "stats.freed_in_scope_bytes": 5000, "stats.reserved_bytes": 65536}
+        r = results([{"backend": "bump@glibc", "workload": w, "metrics": stats} for w in ("w1", "w2")])
+        v = evaluate(claim({"kind": "bump_waste", "backend": "bump@glibc"}, {"at_most": 1}), Data(r))
+        self.assertAlmostEqual(v.value, 0.3)
+        self.assertEqual(v.verdict, "holds")
+        self.assertIn("chunk tails left at spills 40%", v.detail)
+
+    def test_per_connection_is_rss_over_connections_less_the_harness(self):
+        groups = [{"backend": "nginx@glibc", "workload": "idle", "metrics": {
+                      "peak_live_bytes": 271 * 1000, "rss_at_peak_live_bytes": 600_000}},
+                  {"backend": "null", "workload": "idle", "metrics": {
+                      "peak_live_bytes": 271 * 1000, "rss_at_peak_live_bytes": 50_000}}]
+        cw = [{"name": "idle", "model": "idle-connections", "requests": 1000, "backends": ["null", "nginx@glibc"]}]
+        r = results(groups, workloads=("idle",), config_workloads=cw,
+                    winfo={"idle/t1": {"requests": 1000, "connections": 1000, "idle_connection_bytes_p50": 271}})
+        v = evaluate(claim({"kind": "per_connection", "backend": "nginx@glibc", "workloads": ["idle"]},
+                           {"about": 512, "tolerance": 0.5}), Data(r))
+        self.assertAlmostEqual(v.value, 550)
+        self.assertEqual(v.verdict, "holds")
+
+    def test_isolation_counts_only_failures_of_requests_under_their_limit(self):
+        def one(away):
+            return {"stats.cancelled_requests": 10, "stats.turned_away_requests": away, "stats.rejections": 10 + away}
+        cw = [{"name": "iso", "model": "scope-sweep", "requests": 0, "params": {"big_every": "16"}}]
+        info = {"iso/t1": {"requests": 160}}
+        ok = results([{"backend": "fixed-regions@glibc", "workload": "iso", "metrics": one(0)}], workloads=("iso",),
+                     config_workloads=cw, winfo=info)
+        c = claim({"kind": "isolation", "backend": "fixed-regions@glibc", "workloads": ["iso"]}, {"at_most": 0})
+        self.assertEqual(evaluate(c, Data(ok)).verdict, "holds")
+        bad = results([{"backend": "fixed-regions@glibc", "workload": "iso", "metrics": one(15)}],
+                      workloads=("iso",), config_workloads=cw, winfo=info)
+        v = evaluate(c, Data(bad))
+        self.assertAlmostEqual(v.value, 0.1)  # 15 of the 150 under their limit
+        self.assertEqual(v.verdict, "refuted")
+        none_over = results([{"backend": "fixed-regions@glibc", "workload": "iso", "metrics": {
+            "stats.cancelled_requests": 0, "stats.turned_away_requests": 3}}], workloads=("iso",),
+            config_workloads=cw, winfo=info)
+        self.assertIn("not exercised", evaluate(c, Data(none_over)).reason)
+
+    def test_thread_cache_reads_the_most_threads_per_thread(self):
+        groups = [{"backend": "tcmalloc", "workload": "w1", "threads": 1, "metrics": {"peak_thread_cache_bytes": 8192}},
+                  {"backend": "tcmalloc", "workload": "w1", "threads": 2,
+                   "metrics": {"peak_thread_cache_bytes": 2 * 16384}}]
+        v = evaluate(claim({"kind": "thread_cache", "backend": "tcmalloc"}, {"about": 16, "tolerance": 0.5}),
+                     Data(results(groups, workloads=("w1",))))
+        self.assertAlmostEqual(v.value, 16.0)
+        self.assertEqual(v.verdict, "holds")
+
+    def test_pool_misses_per_request_read_the_strategy_counter_over_the_trace(self):
+        r = results([{"backend": "recycle@glibc", "workload": "w1",
+                      "metrics": {"stats.pool_misses": 50, "stats.upstream_allocations": 80000}}],
+                    workloads=("w1",), winfo={"w1/t1": {"requests": 10000}})
+        v = evaluate(claim({"kind": "stat_share", "backend": "recycle@glibc", "num": "pool_misses",
+                            "den": "trace.requests"}, {"at_most": 0.05}), Data(r))
+        self.assertAlmostEqual(v.value, 0.005)
+        self.assertEqual(v.verdict, "holds")
+
+    def test_flat_footprint_and_end_retention_read_rss_not_reserved_bytes(self):
+        cols = ["ops", "live_bytes", "rss_bytes", "seconds", "heap_bytes", "reserved_bytes"]
+        rows = [[0, 0, 100, 0, 0, 500], [1, 10, 300, 1, 0, 500], [2, 10, 100 + 100, 2, 0, 500],
+                [3, 0, 100, 3, 0, 500]]  # the last: after the threads exited
+        cell = {"ops": 3, "memory": {"timeline_columns": cols, "timeline": rows, "baseline_rss_bytes": 100,
+                                      "peak_rss_bytes": 300, "end_rss_bytes": 150, "floor_rss_bytes": 120}}
+        r = results([{"backend": "fixed-regions@glibc", "workload": "w1", "reps": [cell] * 3}], workloads=("w1",),
+                    winfo={"w1/t1": {"requests": 10, "end_live_bytes": 0}})
+        v = evaluate(claim({"kind": "flat_footprint", "backend": "fixed-regions@glibc"}, {"at_most": 1.05}), Data(r))
+        self.assertAlmostEqual(v.value, 200 / 150)  # peak 200 over the mean of 200 and 100
+        self.assertEqual(v.verdict, "refuted")
+        v = evaluate(claim({"kind": "end_retention", "backend": "fixed-regions@glibc"}, {"at_most": 0.05}), Data(r))
+        self.assertAlmostEqual(v.value, 0.1)  # (floor 120 - 100) / (300 - 100): the end RSS, 150, is not read
 
     def test_bad_format_is_refused(self):
         with self.assertRaises(ResultsError):
