@@ -1,0 +1,158 @@
+"""Rankings, scaling, and counts: figures of the traces themselves and
+strategies' own counters, each claim's basis saying which."""
+
+from statistics import median
+
+from measure import NULL, Measure, Missing, _aggregate, _need, _spread, _workloads, fmt
+from memory_metrics import m_overhead
+from time_metrics import _net_per_workload
+
+
+def m_ranking(data, p):
+    """Backends ordered by a figure (ascending): net time or memory overhead."""
+    labels, values = p["labels"], {}
+    for label, b in zip(labels, p["backends"]):
+        if p["metric"] == "overhead":
+            values[label] = m_overhead(data, {"backend": b, "model": p.get("model", "http1-static")}).value
+        else:
+            _need(data, b, NULL)
+            per = _net_per_workload(data, b, p["metric"], p)
+            values[label] = _aggregate(per, f"{p['metric']} for {b}")
+    order = sorted(labels, key=lambda x: values[x])
+    detail = ", ".join(f"{x} {fmt(values[x])}" for x in order)
+    return Measure(order, "", f"ordered by {p.get('what', p['metric'])}: {detail}")
+
+
+def _scaling_points(data, b):
+    out = {}
+    for w in _workloads(data, {}):
+        pts = [x for x in data.scaling(b, w) if x.get("speedup") is not None and not x.get("oversubscribed")]
+        if pts:
+            out[w] = max(pts, key=lambda x: x["threads"])
+    return out
+
+
+def m_scaling(data, p):
+    """Parallel efficiency (speedup ÷ threads) at the most threads that fit the cores."""
+    b = p["backend"]
+    _need(data, b)
+    top = {w: x for w, x in _scaling_points(data, b).items() if x["threads"] > 1}
+    if not top:
+        raise Missing("no thread count above 1 within the machine's cores")
+    per = {w: x["efficiency"] for w, x in top.items()}
+    t = max(x["threads"] for x in top.values())
+    return Measure(median(per.values()), "", f"{b}: efficiency at {t} threads, median over workloads "
+                                             f"({_spread(per)})", per)
+
+
+def m_scaling_compare(data, p):
+    """Speedup of a over b at the most threads that fit, in percent."""
+    a, b = p["a"], p["b"]
+    _need(data, a, b)
+    ta, tb = _scaling_points(data, a), _scaling_points(data, b)
+    per = {w: (ta[w]["speedup"] / tb[w]["speedup"] - 1.0) * 100.0
+           for w in ta if w in tb and tb[w]["speedup"] and ta[w]["threads"] > 1}
+    v = _aggregate(per, f"scaling points for both {a} and {b}")
+    return Measure(v, "%", f"{a} speedup ÷ {b} speedup − 1, median over workloads ({_spread(per)})", per)
+
+
+def m_workload(data, p):
+    """A figure of the trace itself (what it asks for, not how a backend served it)."""
+    key, model = p["key"], p["model"]
+    per = {}
+    for w in data.workload_names:
+        cfg = data.workload_config(w)
+        if cfg.get("params") or (model != "*" and cfg.get("model") != model):
+            continue
+        info = data.workload_info(w)
+        if info and info.get(key) is not None:
+            per[w] = info[key] * p.get("scale", 1.0)
+    which = "every model's trace" if model == "*" else f"the {model} trace"
+    if not per:
+        raise Missing(f"no workload in the results records {key}")
+    return Measure(median(per.values()), p.get("unit", ""),
+                   f"{key} of {which}, median over workloads ({_spread(per)}): what the trace asks for, "
+                   "not how a backend served it", per)
+
+
+def m_stat_share(data, p):
+    """One of a strategy's counters ÷ another (or ÷ a trace figure), median over workloads."""
+    b, num, den = p["backend"], p["num"], p["den"]
+    _need(data, b)
+    per = {}
+    for w in _workloads(data, p):
+        n = data.metric(b, w, 1, f"stats.{num}")
+        if den.startswith("trace."):
+            d = (data.workload_info(w) or {}).get(den[6:])
+        else:
+            d = data.metric(b, w, 1, f"stats.{den}")
+        if n is not None and d:
+            per[w] = n / d * p.get("scale", 1.0)
+    v = _aggregate(per, f"backend_stats.{num} and {den} for {b}")
+    return Measure(v, p.get("unit", ""), f"{b}: {num} ÷ {den}, median over workloads ({_spread(per)})", per)
+
+
+def m_isolation(data, p):
+    """Among requests under their memory limit, the share that failed anyway
+    (turned away for back-pressure): a request over its limit should fail
+    alone. Needs requests that exceed the limit."""
+    b = p["backend"]
+    _need(data, b)
+    per, over = {}, 0
+    for w in _workloads(data, p):
+        info = data.workload_info(w) or {}
+        n_over = data.metric(b, w, 1, "stats.cancelled_requests")
+        n_away = data.metric(b, w, 1, "stats.turned_away_requests")
+        if n_over is None or n_away is None or not info.get("requests"):
+            continue
+        over += n_over
+        under = info["requests"] - n_over
+        if under > 0:
+            per[w] = n_away / under
+    if not per:
+        raise Missing(f"the results do not split {b}'s refusals into requests over their limit and others")
+    if over == 0:
+        raise Missing(f"no request in these workloads exceeded {b}'s limit, so isolation was not exercised")
+    return Measure(max(per.values()), "", f"{b}: requests under their limit that failed ÷ requests under it, the "
+                                          f"largest over workloads ({_spread(per)}); requests over it: "
+                                          f"{fmt(over)}", per)
+
+
+def m_bump_waste(data, p):
+    """A bump arena's waste in parts; the figure is padding ÷ bytes requested, in percent."""
+    b = p["backend"]
+    _need(data, b)
+    parts = {}
+    for w in _workloads(data, p):
+        st = {k: data.metric(b, w, 1, f"stats.{k}") for k in
+              ("scoped_bytes", "padding_bytes", "wasted_bytes", "freed_in_scope_bytes", "reserved_bytes")}
+        if st["scoped_bytes"]:
+            parts[w] = st
+    if not parts:
+        raise Missing(f"the results do not record {b}'s padding (a build from before the waste was told apart)")
+    per = {w: 100 * st["padding_bytes"] / st["scoped_bytes"] for w, st in parts.items()}
+
+    def share(key):
+        return median(100 * st[key] / st["scoped_bytes"] for st in parts.values() if st[key] is not None)
+    retained = median(st["reserved_bytes"] for st in parts.values() if st["reserved_bytes"] is not None)
+    return Measure(median(per.values()), "%",
+                   f"{b}: padding ÷ bytes requested in scopes, median over workloads ({_spread(per)}); slack, "
+                   f"not counted in the figure: chunk tails left at spills {fmt(share('wasted_bytes'))}%, blocks "
+                   f"freed inside a scope and not reusable {fmt(share('freed_in_scope_bytes'))}% of the bytes "
+                   f"requested; chunks retained after the last scope closed {fmt(retained / 1024)} KiB (medians "
+                   "over workloads)", per)
+
+
+def m_reuse_order(data, p):
+    """Time to touch a just-allocated object with FIFO reuse ÷ with LIFO reuse."""
+    lifo, fifo = p["lifo"], p["fifo"]
+    _need(data, lifo, fifo)
+    per = {}
+    for w in _workloads(data, p):
+        a, b = data.metric(fifo, w, 1, "touch_mean_ns"), data.metric(lifo, w, 1, "touch_mean_ns")
+        if a is not None and b:
+            per[w] = a / b
+    if not per:
+        raise Missing("the results hold no touch_mean_ns: the replay never times touching memory")
+    return Measure(median(per.values()), "×", f"{fifo} ÷ {lifo} touch ns per object, median over workloads "
+                                              f"({_spread(per)})", per)
