@@ -537,6 +537,10 @@ TEST(Run, BadInputIsOneLineAndWritesNothing) {
       {small_run("null", "1", 1, out, {"--shard", "0/2"}), "--shard: '0/2'"},
       {small_run("null", "1", 1, out, {"--shard", "3/2"}), "--shard: '3/2'"},
       {small_run("null", "0", 1, out), "--threads: '0'"},
+      {{"run", "-q", "--backends", "null", "--workloads", "scope-sweep:color=red", "-o", out}, "no option 'color'"},
+      {{"run", "-q", "--backends", "null", "--workloads", "http1-static:scale=0", "-o", out}, "scale=0"},
+      {{"run", "-q", "--backends", "null", "--workloads", "http1-static:scale", "-o", out}, "not KEY=VALUE"},
+      {{"run", "-q", "--backends", "null", "--workloads", "proxy,proxy", "-o", out}, "names proxy twice"},
       {{"run", "-q", "--backends", "null", "--trace", bad, "-o", out}, bad},
   };
   for (const auto& c : cases) {
@@ -544,6 +548,47 @@ TEST(Run, BadInputIsOneLineAndWritesNothing) {
     expect_bad_input(test::alloclab(c.args), c.needle);
     EXPECT_FALSE(fs::exists(out));
   }
+}
+
+// The default suite adds its claim experiments, each with only the backends,
+// thread counts and repetitions it names; a run that names its own
+// workloads gets none, and options after a comma stay with their model.
+TEST(Run, ClaimExperimentsRunOnlyTheBackendsTheyNeed) {
+  SKIP_IF_SANITIZED();
+  ScratchDir dir;
+  auto plan = test::alloclab({"run", "--dry-run", "--backends", "null,glibc,jemalloc,scoped@glibc,fixed-regions@glibc",
+                              "-o", dir / "r.json"});
+  ASSERT_TRUE(plan.ok()) << plan.err;
+  json config = json::parse(plan.out.substr(0, plan.out.rfind('}') + 1));
+  std::map<std::string, json> by_name;
+  for (const auto& w : config["workloads"]) by_name[w["name"]] = w;
+  ASSERT_TRUE(by_name.count("http1-static"));
+  EXPECT_FALSE(by_name["http1-static"].contains("backends"));  // the grid: every backend
+  const json& sweep = by_name.at("scope-sweep:n=1024");
+  EXPECT_EQ(sweep["model"], "scope-sweep");
+  EXPECT_EQ(sweep["params"]["n"], "1024");
+  EXPECT_EQ(sweep["backends"], json({"null", "scoped@glibc"}));  // bump and nginx were not asked for
+  EXPECT_EQ(sweep["threads"], json({1}));
+  const json& paced = by_name.at("long-running:days=1,from=12,day_seconds=24");
+  EXPECT_EQ(paced["backends"], json({"glibc", "jemalloc"}));
+  EXPECT_EQ(paced["reps"], 3);
+  EXPECT_EQ(by_name.at("small-objects")["backends"], json({"null", "glibc", "jemalloc"}));
+  // 5 models x 5 backends x 2 thread counts x 5 reps, and the experiments' own cells.
+  std::size_t cells = 5 * 5 * 2 * 5;
+  for (const auto& [name, w] : by_name) {
+    if (!w.contains("backends")) continue;
+    cells += w["backends"].size() * w["threads"].size() * (w.contains("reps") ? w["reps"].get<std::size_t>() : 5);
+  }
+  EXPECT_NE(plan.out.find(std::to_string(cells) + " cells"), std::string::npos) << plan.out.substr(plan.out.rfind('}'));
+
+  auto own = test::alloclab({"run", "--dry-run", "--backends", "null", "--workloads",
+                             "scope-sweep:n=4,size=16,http1-static:scale=2", "-o", dir / "r.json"});
+  ASSERT_TRUE(own.ok()) << own.err;
+  json c2 = json::parse(own.out.substr(0, own.out.rfind('}') + 1));
+  ASSERT_EQ(c2["workloads"].size(), 2u);
+  EXPECT_EQ(c2["workloads"][0]["name"], "scope-sweep:n=4,size=16");
+  EXPECT_EQ(c2["workloads"][0]["params"], json({{"n", "4"}, {"size", "16"}}));
+  EXPECT_EQ(c2["workloads"][1]["params"], json({{"scale", "2"}}));
 }
 
 // A list with nothing in it is a mistake, as --backends , already is, not a

@@ -310,6 +310,35 @@ class Verdicts(unittest.TestCase):
         v = evaluate(claim({"kind": "end_retention", "backend": "fixed-regions@glibc"}, {"at_most": 0.05}), Data(r))
         self.assertAlmostEqual(v.value, 0.1)  # (floor 120 - 100) / (300 - 100): the end RSS, 150, is not read
 
+    def test_per_scope_is_rss_beyond_live_over_the_scopes_open_at_once(self):
+        groups = [{"backend": "scoped@glibc", "workload": "open", "metrics": {
+                      "peak_live_bytes": 256 * 1024, "rss_at_peak_live_bytes": 256 * 1024 + 1024 * 4096 + 100_000,
+                      "reserved_at_peak_live_bytes": 1024 * 8192}},  # a decoy on the strategy's own basis
+                  {"backend": "null", "workload": "open", "metrics": {
+                      "peak_live_bytes": 256 * 1024, "rss_at_peak_live_bytes": 100_000}}]
+        cw = [{"name": "open", "model": "scope-sweep", "requests": 0, "params": {"n": "4", "open": "1024"}}]
+        r = results(groups, workloads=("open",), config_workloads=cw,
+                    winfo={"open/t1": {"requests": 65536, "peak_open_requests": 1024}})
+        v = evaluate(claim({"kind": "per_scope", "backend": "scoped@glibc", "workloads": ["open"]},
+                           {"about": 1, "tolerance": 0.5}), Data(r))
+        self.assertAlmostEqual(v.value, 4.0)  # KiB: one page per open scope
+        self.assertEqual(v.verdict, "refuted")
+
+    def test_a_ratio_about_small_allocations_reads_only_the_small_objects_trace(self):
+        groups = []
+        for w, je, tc in (("small-objects", 15.0, 13.0), ("http1-static", 100.0, 10.0)):
+            groups += [{"backend": "jemalloc", "workload": w, "metrics": {"alloc_mean_ns": je}},
+                       {"backend": "tcmalloc", "workload": w, "metrics": {"alloc_mean_ns": tc}},
+                       {"backend": "null", "workload": w, "metrics": {"alloc_mean_ns": 4.0}}]
+        cw = [{"name": "small-objects", "model": "small-objects", "requests": 10, "backends": ["null"]},
+              {"name": "http1-static", "model": "http1-static", "requests": 10}]
+        r = results(groups, workloads=("small-objects", "http1-static"), config_workloads=cw)
+        v = evaluate(claim({"kind": "ratio", "num": "jemalloc", "den": "tcmalloc", "metric": "alloc_mean_ns",
+                            "as": "percent_faster", "models": ["small-objects"]}, {"about": 22, "tolerance": 0.5}),
+                     Data(r))
+        self.assertAlmostEqual(v.value, (11 / 9 - 1) * 100)  # net: 15 - 4 over 13 - 4; http1-static not read
+        self.assertEqual(v.verdict, "holds")
+
     def test_bad_format_is_refused(self):
         with self.assertRaises(ResultsError):
             Data({"format": "something-else", "version": 1})
