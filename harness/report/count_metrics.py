@@ -8,19 +8,33 @@ from memory_metrics import m_overhead
 from time_metrics import _net_per_workload
 
 
-def m_ranking(data, p):
-    """Backends ordered by a figure (ascending): net time or memory overhead."""
-    labels, values = p["labels"], {}
-    for label, b in zip(labels, p["backends"]):
+def _rank_values(data, p, where):
+    values = {}
+    for label, b in zip(p["labels"], p["backends"]):
         if p["metric"] == "overhead":
             values[label] = m_overhead(data, {"backend": b, "model": p.get("model", "http1-static")}).value
         else:
             _need(data, b, NULL)
-            per = _net_per_workload(data, b, p["metric"], p)
+            per = _net_per_workload(data, b, p["metric"], where)
             values[label] = _aggregate(per, f"{p['metric']} for {b}")
-    order = sorted(labels, key=lambda x: values[x])
-    detail = ", ".join(f"{x} {fmt(values[x])}" for x in order)
-    return Measure(order, "", f"ordered by {p.get('what', p['metric'])}: {detail}")
+    return values
+
+
+def m_ranking(data, p):
+    """Backends ordered by a figure (ascending): net time or memory overhead.
+    With `also`, the detail gives the order on those workloads too (for
+    example the HTTP models beside a purpose-built trace)."""
+    values = _rank_values(data, p, p)
+    order = sorted(p["labels"], key=lambda x: values[x])
+    detail = f"ordered by {p.get('what', p['metric'])}: " + ", ".join(f"{x} {fmt(values[x])}" for x in order)
+    if "also" in p:
+        try:
+            other = _rank_values(data, p, p["also"])
+            detail += f"; on {p['also'].get('what', 'other workloads')}: " + ", ".join(
+                f"{x} {fmt(other[x])}" for x in sorted(p["labels"], key=lambda x: other[x]))
+        except Missing as e:
+            detail += f"; on {p['also'].get('what', 'other workloads')}: {e}"
+    return Measure(order, "", detail)
 
 
 def _scaling_points(data, b):

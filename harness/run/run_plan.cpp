@@ -91,14 +91,18 @@ std::vector<Experiment> claim_experiments() {
                                            "tcmalloc",   "pool@glibc", "slab@glibc", "bump@glibc"};
   const std::vector<std::string> scoped = {"null", "scoped@glibc", "bump@glibc", "nginx@glibc"};
   const std::vector<std::string> small = {"null", "glibc", "jemalloc", "mimalloc", "tcmalloc"};
+  const std::vector<std::string> speed = {"null",     "glibc",      "jemalloc",   "mimalloc",    "tcmalloc",
+                                          "pool@glibc", "bump@glibc", "scoped@glibc", "nginx@glibc"};
   return {
       // Memory at three live-heap sizes (about 2, 20 and 165 MiB with the
       // default 64 connections): the fit of overhead = fixed + proportional x live.
       {"http1-static:scale=2,connections=1024", memory, {1}},
       {"http1-static:scale=16,connections=8192", memory, {1}},
-      // O(1) within a scope: n allocations of 64 B per request, n from 4 to 16,384.
+      // O(1) within a scope: n allocations of 64 B per request, n from 4 to
+      // 16,384. At n=64 also the general allocators and pool: allocation
+      // speed where every strategy serves every allocation itself.
       {"scope-sweep:n=4", scoped, {1}},
-      {"scope-sweep:n=64", scoped, {1}},
+      {"scope-sweep:n=64", speed, {1}},
       {"scope-sweep:n=1024", scoped, {1}},
       {"scope-sweep:n=16384", scoped, {1}},
       // Small allocations only (16-256 B).
