@@ -131,6 +131,19 @@ class Verdicts(unittest.TestCase):
                             "metric": "alloc_mean_ns"}, {"order": ["A", "B", "C"]}), Data(r))
         self.assertEqual(v.value, ["B", "A", "C"])
         self.assertEqual(v.verdict, "refuted")
+        self.assertIn("reversed in ≥97.5% of them: B before A", v.measured)
+
+    def test_an_order_among_figures_within_noise_is_inconclusive_not_refuted(self):
+        # a and b overlap from one repetition to the next; c is clearly last.
+        groups = [{"backend": "a", "workload": "w1", "reps": [{"alloc_mean_ns": x} for x in (9, 11, 9, 11, 10)]},
+                  {"backend": "b", "workload": "w1", "reps": [{"alloc_mean_ns": x} for x in (10, 9, 11, 10, 11)]},
+                  {"backend": "c", "workload": "w1", "reps": [{"alloc_mean_ns": x} for x in (30, 31, 29, 30, 30)]},
+                  {"backend": "null", "workload": "w1", "metrics": {"alloc_mean_ns": 1}}]
+        d = Data(results(groups, workloads=("w1",)))
+        rule = {"order": ["A", "B", "C"]}
+        m = {"kind": "ranking", "labels": ["A", "B", "C"], "backends": ["a", "b", "c"], "metric": "alloc_mean_ns"}
+        self.assertEqual(evaluate(claim(m, rule), d).verdict, "inconclusive")
+        self.assertEqual(evaluate(claim(m, {"order": ["C", "A", "B"]}), d).verdict, "refuted")
 
     def test_overhead_is_the_proportional_part_of_a_fit_over_sizes_on_rss(self):
         # overhead = 1 MiB fixed + 10% of live, plus the harness's own 0.5 MiB that the null backend shows.
