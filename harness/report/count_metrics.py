@@ -76,12 +76,14 @@ def m_workload(data, p):
     per = {}
     for w in data.workload_names:
         cfg = data.workload_config(w)
-        if cfg.get("params") or (model != "*" and cfg.get("model") != model):
+        if cfg.get("params") or cfg.get("backends") or cfg.get("model") not in data.DEFAULT_MODELS:
+            continue  # the HTTP models at their default size: not the claim experiments
+        if model != "*" and cfg.get("model") != model:
             continue
         info = data.workload_info(w)
         if info and info.get(key) is not None:
             per[w] = info[key] * p.get("scale", 1.0)
-    which = "every model's trace" if model == "*" else f"the {model} trace"
+    which = "the five HTTP models' traces" if model == "*" else f"the {model} trace"
     if not per:
         raise Missing(f"no workload in the results records {key}")
     return Measure(median(per.values()), p.get("unit", ""),

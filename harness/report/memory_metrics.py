@@ -208,11 +208,12 @@ def m_per_connection(data, p):
         floor = data.metric(NULL, w, 1, "rss_at_peak_live_bytes")
         if rss is not None and floor is not None and info.get("connections"):
             per[w] = (rss - floor) / info["connections"]
-            held[w] = info.get("idle_connection_bytes_p50")
+            if info.get("peak_live_bytes"):
+                held[w] = info["peak_live_bytes"] / info["connections"]
     v = _aggregate(per, f"memory figures for {b} on {', '.join(p.get('workloads', []))}")
-    objects = ", ".join(f"{fmt(x)} B" for x in held.values() if x is not None)
+    objects = ", ".join(f"{fmt(x)} B" for x in held.values())
     return Measure(v, "B", f"{b}: (RSS growth at peak live − the null backend's) ÷ idle connections "
-                           f"({_spread(per)}); the connection's own objects, from the trace: {objects}", per)
+                           f"({_spread(per)}); the trace's own live bytes at the peak ÷ connections: {objects}", per)
 
 
 def m_thread_cache(data, p):

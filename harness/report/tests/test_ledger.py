@@ -224,9 +224,15 @@ class Verdicts(unittest.TestCase):
         self.assertAlmostEqual(v.value, 2.0)
         self.assertEqual(v.verdict, "refuted")
 
-    def test_a_trace_figure_is_exact(self):
-        r = results([{"backend": "null", "workload": "w1", "metrics": {"ops": 1}}], workloads=("w1",),
-                    winfo={"w1/t1": {"requests": 10, "idle_connection_bytes_p50": 500}})
+    def test_a_trace_figure_is_exact_and_reads_the_http_models_only(self):
+        cw = [{"name": "w1", "model": "http1-static", "requests": 10},
+              {"name": "exp", "model": "idle-connections", "requests": 10, "backends": ["null"]},
+              {"name": "big", "model": "http1-static", "requests": 10, "params": {"scale": "8"}}]
+        r = results([{"backend": "null", "workload": "w1", "metrics": {"ops": 1}}], workloads=("w1", "exp", "big"),
+                    config_workloads=cw,
+                    winfo={"w1/t1": {"requests": 10, "idle_connection_bytes_p50": 500},
+                           "exp/t1": {"requests": 10, "idle_connection_bytes_p50": 0},
+                           "big/t1": {"requests": 10, "idle_connection_bytes_p50": 0}})
         v = evaluate(claim({"kind": "workload", "model": "*", "key": "idle_connection_bytes_p50"},
                            {"about": 512, "tolerance": 0.5}), Data(r))
         self.assertEqual(v.verdict, "holds")
@@ -266,11 +272,12 @@ class Verdicts(unittest.TestCase):
                       "peak_live_bytes": 271 * 1000, "rss_at_peak_live_bytes": 50_000}}]
         cw = [{"name": "idle", "model": "idle-connections", "requests": 1000, "backends": ["null", "nginx@glibc"]}]
         r = results(groups, workloads=("idle",), config_workloads=cw,
-                    winfo={"idle/t1": {"requests": 1000, "connections": 1000, "idle_connection_bytes_p50": 271}})
+                    winfo={"idle/t1": {"requests": 1000, "connections": 1000, "peak_live_bytes": 271_000}})
         v = evaluate(claim({"kind": "per_connection", "backend": "nginx@glibc", "workloads": ["idle"]},
                            {"about": 512, "tolerance": 0.5}), Data(r))
         self.assertAlmostEqual(v.value, 550)
         self.assertEqual(v.verdict, "holds")
+        self.assertIn("271 B", v.detail)
 
     def test_isolation_counts_only_failures_of_requests_under_their_limit(self):
         def one(away):
