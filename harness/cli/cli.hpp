@@ -55,6 +55,10 @@ void add_trace_command(CLI::App& app, Context& ctx);
 void add_trace_capture_command(CLI::App& trace, Context& ctx);
 void add_trace_scopes_command(CLI::App& trace, Context& ctx);
 
+// A whole number from 0 to 2^64 - 1, written in decimal digits only (no
+// sign, no wrap-around): for seeds. Its message names the range.
+const CLI::Validator& uint64_digits();
+
 // Splits "a,b,c", dropping empty items.
 std::vector<std::string> split_list(const std::string& text);
 

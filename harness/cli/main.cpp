@@ -1,5 +1,8 @@
 // alloclab: replays HTTP-shaped allocation traces against interchangeable
 // allocators and reports latency, footprint and scaling.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "harness/allocators_file.hpp"
@@ -43,6 +46,19 @@ std::vector<std::string> split_list(const std::string& text) {
   return out;
 }
 
+const CLI::Validator& uint64_digits() {
+  static const CLI::Validator v(
+      [](std::string& s) -> std::string {
+        const std::string max = "18446744073709551615";
+        bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+        std::string trimmed = digits ? s.substr(std::min(s.find_first_not_of('0'), s.size() - 1)) : s;
+        if (digits && (trimmed.size() < max.size() || (trimmed.size() == max.size() && trimmed <= max))) return "";
+        return "'" + s + "' is not a whole number from 0 to " + max;
+      },
+      "UINT64");
+  return v;
+}
+
 std::string capability_names(bool frees, bool scoped, bool threads) {
   std::string s;
   if (frees) s += "frees,";
@@ -51,6 +67,21 @@ std::string capability_names(bool frees, bool scoped, bool threads) {
   if (s.empty()) return "-";
   s.pop_back();
   return s;
+}
+
+// What a command wrote to standard output reached it, or the run says so:
+// a write error (a full disk, /dev/full) is bad input, one line, exit 2,
+// whatever the command returned. Closing catches errors a flush defers.
+int check_stdout(int status) {
+  std::cout.flush();
+  bool failed = !std::cout;
+  int err = errno;
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) failed = true, err = errno;
+  // A standard output closed from the start (`>&-`) is not a write error.
+  if (std::fclose(stdout) != 0 && errno != EBADF) failed = true, err = errno;
+  if (!failed) return status;
+  std::cerr << "alloclab: cannot write standard output: " << std::strerror(err ? err : EIO) << '\n';
+  return kExitBadInput;
 }
 
 }  // namespace alloclab::cli
@@ -103,7 +134,7 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
   try {
-    return ctx.action ? ctx.action() : kExitOk;
+    return check_stdout(ctx.action ? ctx.action() : kExitOk);
   } catch (const SpecError& e) {
     std::cerr << "alloclab: " << e.what() << '\n';
     return kExitBadInput;

@@ -35,6 +35,7 @@ struct RunArgs {
   std::string output = "results.json";
   std::string shard = "1/1";
   bool resume = false, force = false, quiet = false, dry_run = false;
+  bool backends_given = false, workloads_given = false;  // given, even as '' (which is an error)
 };
 
 std::uint64_t parse_size(const std::string& text) {
@@ -48,7 +49,9 @@ std::uint64_t parse_size(const std::string& text) {
   std::string unit = text.substr(used);
   double mult = unit.empty() || unit == "B" ? 1 : unit == "K" ? 1 << 10 : unit == "M" ? 1 << 20
               : unit == "G" ? double(1 << 30) : -1;
-  if (mult < 0 || v < 0) throw SpecError("--memory-limit: '" + text + "' is not a size (e.g. 8G, 512M, 0 for none)");
+  if (mult < 0 || !(v >= 0)) throw SpecError("--memory-limit: '" + text + "' is not a size (e.g. 8G, 512M, 0 for none)");
+  // Above 2^60 bytes (1 EiB) the limit would wrap or mean nothing.
+  if (!(v * mult <= 0x1p60)) throw SpecError("--memory-limit: '" + text + "' is more than 1 EiB (0 means no limit)");
   return static_cast<std::uint64_t>(v * mult);
 }
 
@@ -75,6 +78,13 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
   c.count = a.count;
   const bool counting = c.counts_instructions();
 
+  if (a.backends_given && split_list(a.backends).empty())
+    throw SpecError("--backends is empty; leave it out for the default backends");
+  if (a.workloads_given && a.workloads.find_first_not_of(", ") == std::string::npos)
+    throw SpecError("--workloads is empty; leave it out for the default workloads; models: " + trace::model_names());
+  // A cell's timeout: a real number of seconds, up to a week.
+  if (!(a.timeout_s > 0 && a.timeout_s <= 604800))
+    throw SpecError("--timeout: must be a number of seconds above 0 and at most 604800 (a week)");
   if (a.backends.empty()) {
     c.backends = run::default_backends();
   } else {
@@ -237,7 +247,9 @@ void add_run_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--threads", a->threads, "Comma-separated thread counts for the models (default: the suite's)")
       ->type_name("LIST");
   cmd->add_option("--reps", a->reps, "Repetitions per cell (default: the suite's)")->check(CLI::Range(1u, 1000u));
-  cmd->add_option("--seed", a->seed, "Seed for the traces, the cell order and the sampled ops")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed for the traces, the cell order and the sampled ops")
+      ->check(uint64_digits())
+      ->capture_default_str();
   cmd->add_option("--requests", a->requests, "Requests per model trace (default: the model's, scaled by the suite)")
       ->check(CLI::Range(1u, 100000000u));
   cmd->add_option("--touch", a->touch,
@@ -257,8 +269,7 @@ void add_run_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1u, 1u << 20))
       ->capture_default_str();
   cmd->add_option("--timeout", a->timeout_s,
-                  "Seconds before a cell's worker counts as hung (x100 under --count instructions)")
-      ->check(CLI::PositiveNumber)
+                  "Seconds before a cell's worker counts as hung (x100 under --count instructions), up to a week")
       ->capture_default_str();
   cmd->add_option("--memory-limit", a->memory_limit,
                   "Address-space limit per worker, e.g. 8G; 0 for none (default: 3/4 of RAM)")
@@ -282,7 +293,11 @@ void add_run_command(CLI::App& app, Context& ctx) {
       "so each cell's count repeats exactly on this machine. A cell takes seconds instead of milliseconds.\n"
       "Exit status: 0 every cell ok (or unsupported by its backend), 2 bad input, 3 some cells failed,\n"
       "130 interrupted (finished cells kept; --resume continues).");
-  cmd->callback([&ctx, a] { ctx.action = [&ctx, a] { return run_command(ctx, *a); }; });
+  cmd->callback([&ctx, a, cmd] {
+    a->backends_given = cmd->count("--backends") > 0;
+    a->workloads_given = cmd->count("--workloads") > 0;
+    ctx.action = [&ctx, a] { return run_command(ctx, *a); };
+  });
 }
 
 }  // namespace alloclab::cli

@@ -77,7 +77,7 @@ void add_trace_command(CLI::App& app, Context& ctx) {
   auto* g = trace->add_subcommand("gen", "Generate a trace from a workload model (deterministic: same arguments, same bytes)");
   g->add_option("model", gen->model, "Model, with options: MODEL[:KEY=VALUE,...]; models: " + model_names() +
                     "; every model takes scale=N (N times its requests and connections) and connections=N")->required();
-  g->add_option("--seed", gen->params.seed, "Random seed")->default_val(1);
+  g->add_option("--seed", gen->params.seed, "Random seed")->check(uint64_digits())->default_val(1);
   g->add_option("--requests", gen->params.requests, "Requests in all (default: the model's, see workloads/MODELS.md)");
   g->add_option("--connections", gen->params.connections, "Concurrent connections over all threads (default: the model's)");
   g->add_option("--threads", gen->params.threads, "Server threads, one op stream each")->default_val(1);

@@ -2,7 +2,12 @@
 // exit status 2 for every kind of bad input.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <iterator>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -175,6 +180,28 @@ TEST(Cli, MalformedAllocatorsFile) {
   expect_bad_input(alloclab({"--allocators", temp_file("bad3.txt", "a /x.so\na /y.so\n"), "list"}),
                    "bad3.txt:2: 'a' is defined twice");
   expect_bad_input(alloclab({"--allocators", "/nonexistent/allocs.txt", "list"}), "cannot read");
+}
+
+// Output that cannot be written (a full disk; /dev/full here) is one line
+// and exit 2, not a silent 0 with half a file: for a command that prints a
+// little and one that prints a lot.
+TEST(Cli, AFailedWriteToStandardOutputIsBadInput) {
+  const std::string trace = testing::TempDir() + "stdout_full.trace";
+  ASSERT_TRUE(alloclab({"trace", "gen", "http1-static", "--requests", "200", "-o", trace}).ok());
+  const std::string err = testing::TempDir() + "stdout_full.err";
+  const std::vector<std::string> commands = {"list", "trace text '" + trace + "'", "trace info --json '" + trace + "'"};
+  for (const std::string& args : commands) {
+    SCOPED_TRACE(args);
+    int rc = std::system(("'" ALLOCLAB_BIN "' " + args + " > /dev/full 2> '" + err + "'").c_str());
+    ASSERT_TRUE(WIFEXITED(rc));
+    EXPECT_EQ(WEXITSTATUS(rc), 2);
+    std::ifstream in(err);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+    EXPECT_NE(text.find("alloclab: cannot write standard output: No space left on device"), std::string::npos) << text;
+  }
+  std::remove(trace.c_str());
+  std::remove(err.c_str());
 }
 
 }  // namespace

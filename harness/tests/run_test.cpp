@@ -541,6 +541,15 @@ TEST(Run, BadInputIsOneLineAndWritesNothing) {
       {{"run", "-q", "--backends", "null", "--workloads", "http1-static:scale=0", "-o", out}, "scale=0"},
       {{"run", "-q", "--backends", "null", "--workloads", "http1-static:scale", "-o", out}, "not KEY=VALUE"},
       {{"run", "-q", "--backends", "null", "--workloads", "proxy,proxy", "-o", out}, "names proxy twice"},
+      // Flags that used to pass silently: a NaN or zero timeout, a limit that
+      // wraps, a seed that wraps, an empty list meaning "all".
+      {small_run("null", "1", 1, out, {"--timeout", "nan"}), "--timeout: must be a number of seconds"},
+      {small_run("null", "1", 1, out, {"--timeout", "0"}), "at most 604800 (a week)"},
+      {small_run("null", "1", 1, out, {"--memory-limit", "99999999999999999999G"}), "more than 1 EiB"},
+      {small_run("null", "1", 1, out, {"--seed", "-1"}), "'-1' is not a whole number from 0 to 18446744073709551615"},
+      {small_run("null", "1", 1, out, {"--seed", "99999999999999999999999"}), "is not a whole number"},
+      {{"run", "-q", "--backends", "", "-o", out}, "--backends is empty"},
+      {{"run", "-q", "--backends", "null", "--workloads", "", "-o", out}, "--workloads is empty"},
       {{"run", "-q", "--backends", "null", "--trace", bad, "-o", out}, bad},
   };
   for (const auto& c : cases) {
