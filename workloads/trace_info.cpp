@@ -32,6 +32,8 @@ Summary summarize(std::vector<std::uint64_t> v) {
 namespace {
 
 struct InfoObserver {
+  InfoObserver(TraceInfo& i, const Walker& w) : info(i), walker(w) {}
+
   TraceInfo& info;
   const Walker& walker;
   std::vector<std::uint64_t> sizes;
@@ -199,7 +201,7 @@ TraceInfo analyze(const Trace& t) {
   for (const auto& s : t.threads)
     for (const Op& op : s) ++info.by_kind[static_cast<std::size_t>(op.kind) % info.by_kind.size()];
   Walker w(t);
-  InfoObserver obs{info, w, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, 0, 0};
+  InfoObserver obs(info, w);
   obs.sizes.reserve(info.count(OpKind::alloc));
   obs.lifetimes.reserve(info.count(OpKind::free) + info.count(OpKind::release));
   obs.request_bytes.assign(t.scope_count, 0);
