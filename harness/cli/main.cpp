@@ -7,6 +7,7 @@
 
 #include "harness/allocators_file.hpp"
 #include "harness/cli/cli.hpp"
+#include "harness/run/results.hpp"
 #include "workloads/atomic_file.hpp"
 #include "workloads/trace_error.hpp"
 
@@ -134,6 +135,9 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   }
   try {
+    // A broken allocators file is bad input whether or not the command
+    // needs a name from it.
+    if (!ctx.allocators_file.empty()) ctx.externals();
     return check_stdout(ctx.action ? ctx.action() : kExitOk);
   } catch (const SpecError& e) {
     std::cerr << "alloclab: " << e.what() << '\n';
@@ -145,6 +149,9 @@ int main(int argc, char** argv) {
     std::cerr << "alloclab: " << e.what() << '\n';
     return kExitBadInput;
   } catch (const AllocatorsFileError& e) {
+    std::cerr << "alloclab: " << e.what() << '\n';
+    return kExitBadInput;
+  } catch (const run::ResultsError& e) {
     std::cerr << "alloclab: " << e.what() << '\n';
     return kExitBadInput;
   } catch (const std::exception& e) {

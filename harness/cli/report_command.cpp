@@ -75,8 +75,11 @@ void add_report_command(CLI::App& app, Context& ctx) {
       "Writes DIR/report.md, DIR/report.html (charts embedded, opens offline), DIR/charts/NAME.{png,svg} and\n"
       "DIR/verdicts.json (every claim of harness/report/claims.json with the verdict computed from the results).\n"
       "The same results give byte-identical files.\n\n"
-      "Exit status: 0 written, 2 bad input (unreadable or malformed results), 4 python3 or matplotlib missing\n"
-      "(apt-get install python3-matplotlib).");
+      "The files are built in DIR/.report.tmp.PID.XXXXXX and renamed into place (report.html last), so a failure\n"
+      "leaves DIR as it was.\n\n"
+      "Exit status: 0 written, 1 internal error (ALLOCLAB_DEBUG=1 prints the traceback), 2 bad input (unreadable or\n"
+      "malformed results, DIR not a folder or not writable, a full disk), 4 python3 or matplotlib missing\n"
+      "(apt-get install python3-matplotlib), 130 interrupted.");
   cmd->callback([&ctx, a] {
     ctx.action = [a] {
       try {

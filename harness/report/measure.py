@@ -87,7 +87,11 @@ def _mib(x):
 
 
 def _timeline(cell):
-    mem = cell["replay"]["memory"]
+    """The timeline's rows taken while the replay ran, as dicts, and the baseline RSS.
+    No rows for a cell without a timeline (a counted cell has no memory figures)."""
+    mem = cell["replay"].get("memory") or {}
+    if "timeline" not in mem or "baseline_rss_bytes" not in mem:
+        return [], 0
     cols = mem["timeline_columns"]
     rows = [dict(zip(cols, row)) for row in mem["timeline"]]
     # The last point is taken after the replay threads finished: not "while the replay runs".

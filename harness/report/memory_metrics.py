@@ -162,7 +162,9 @@ def m_end_retention(data, p):
             left = (data.workload_info(w) or {}).get("end_live_bytes", 0) or 0
 
             def kept(cell):
-                mem = cell["replay"]["memory"]
+                mem = cell["replay"].get("memory") or {}
+                if not all(k in mem for k in ("baseline_rss_bytes", "peak_rss_bytes", "floor_rss_bytes")):
+                    return None
                 base, peak = mem["baseline_rss_bytes"], mem["peak_rss_bytes"]
                 if peak <= base:
                     return None

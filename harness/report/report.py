@@ -3,50 +3,348 @@ DIR/report.html (charts embedded), DIR/charts/*.png|svg and DIR/verdicts.json
 (the claims ledger with every verdict computed from the results).
 
 Usage: report.py RESULTS.json -o DIR [--claims claims.json]
-Exit status: 0 written; 2 bad input (unreadable or malformed results or
-claims); 4 a missing dependency (matplotlib). Every file is written to a
-temporary name and renamed into place, so a failed run leaves no half file.
+Exit status: 0 written; 1 an internal error (ALLOCLAB_DEBUG=1 prints the
+traceback); 2 bad input (unreadable or malformed results or claims) or DIR
+cannot take the report (not a directory, not writable, full); 4 a missing
+dependency (matplotlib); 130 interrupted. Every failure is one line on
+standard error.
+
+The report appears whole or not at all: every file is written and flushed
+into a fresh folder DIR/.report.tmp.PID.XXXXXX, then renamed into place
+(charts/, verdicts.json, report.md, report.html last). A failure removes that
+folder and leaves DIR as it was; a folder left by a killed report (its PID
+no longer runs) is removed by the next report into DIR.
 
 The same input gives byte-identical output: nothing here reads the clock,
 and charts.py fixes matplotlib's SVG ids and metadata."""
 
 import argparse
 import base64
+import errno
 import html
 import json
 import os
+import re
+import shutil
+import signal
+import stat
 import sys
 import tempfile
+import traceback
 from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from data import Data, ResultsError  # noqa: E402
+from data import Data, ResultsError, check_format  # noqa: E402
 from ledger import LEVEL, RESAMPLES, evaluate_all  # noqa: E402
 from tables import all_tables  # noqa: E402
 
+EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_MISSING_DEPENDENCY = 4
+EXIT_INTERRUPTED = 130
 
 
-def fail(status, message):
-    print(f"alloclab report: {message}", file=sys.stderr)
-    sys.exit(status)
+class Refusal(Exception):
+    """The one line that says why no report was written, and the exit status that goes with it."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
 
 
-def write_atomically(path: Path, data: bytes):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".tmp.", dir=path.parent)
+# ---- reading the input: any failure is bad input -----------------------------
+# The C++ side checks the results file before it runs this script; these checks
+# are the second line: a file that gets past them and still breaks a table or a
+# chart is an internal error (exit 1), not a traceback.
+
+def _kind(value):
+    if isinstance(value, bool):
+        return "true or false"
+    for kinds, words in ((dict, "an object"), (list, "an array"), (str, "a string"), ((int, float), "a number")):
+        if isinstance(value, kinds):
+            return words
+    return "null"
+
+
+_IS = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+
+
+_A = {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
+      "number": "a number", "null": "null"}
+
+
+def _need(value, where, *kinds):
+    if not any(_IS[k](value) for k in kinds):
+        raise ResultsError(f"{where} is {_kind(value)}, not {' or '.join(_A[k] for k in kinds)}")
+    return value
+
+
+def _need_key(obj, key, where, *kinds):
+    """obj[key] of one of kinds; an absent key is an error unless "absent" is among kinds. where is "" at the top."""
+    if key not in obj:
+        if "absent" in kinds:
+            return None
+        raise ResultsError(f"{where or 'the file'} lacks \"{key}\"")
+    return _need(obj[key], f"{where}.{key}" if where else key, *(k for k in kinds if k != "absent"))
+
+
+def check_shape(results):
+    """The containers the report walks have the types results/SCHEMA.md gives them (after check_format)."""
+    context = _need_key(results, "context", "", "object")
+    _need_key(context, "cores", "context", "integer", "null", "absent")
+    for name, a in (_need_key(context, "allocators", "context", "object", "null", "absent") or {}).items():
+        _need(a, f"context.allocators.{name}", "object")
+    config = _need_key(results, "config", "", "object")
+    for i, b in enumerate(_need_key(config, "backends", "config", "array", "null", "absent") or []):
+        _need(b, f"config.backends[{i}]", "string")
+    for i, t in enumerate(_need_key(config, "threads", "config", "array", "absent") or []):
+        _need(t, f"config.threads[{i}]", "integer")
+    for i, w in enumerate(_need_key(config, "workloads", "config", "array", "absent") or []):
+        _need(w, f"config.workloads[{i}]", "object")
+        _need_key(w, "name", f"config.workloads[{i}]", "string")
+    for name, w in _need_key(results, "workloads", "", "object").items():
+        _need(w, f"workloads.{name}", "object")
+    for section in ("summaries", "scaling"):
+        for i, s in enumerate(_need_key(results, section, "", "array", "absent") or []):
+            _need(s, f"{section}[{i}]", "object")
+    for i, s in enumerate(results.get("scaling") or []):
+        _need_key(s, "backend", f"scaling[{i}]", "string")
+        _need_key(s, "workload", f"scaling[{i}]", "string")
+        for j, p in enumerate(_need_key(s, "points", f"scaling[{i}]", "array")):
+            _need(p, f"scaling[{i}].points[{j}]", "object")
+    for i, f in enumerate(_need_key(results, "failures", "", "array", "absent") or []):
+        _need(f, f"failures[{i}]", "object")
+        _need_key(f, "id", f"failures[{i}]", "string")
+        _need_key(f, "failure", f"failures[{i}]", "object")
+    for i, c in enumerate(_need_key(results, "cells", "", "array")):
+        where = f"cells[{i}]"
+        _need(c, where, "object")
+        for key in ("backend", "workload", "status"):
+            _need_key(c, key, where, "string")
+        _need_key(c, "threads", where, "integer")
+        _need_key(c, "rep", where, "integer")
+        if c["status"] == "ok":
+            _check_replay(_need_key(c, "replay", where, "object"), f"{where}.replay")
+
+
+def _check_replay(r, where):
+    for key in ("ops_by_class", "mean_ns", "seconds_by_class", "latency_ns", "request_ns", "clock",
+                "backend_stats", "memory", "fragmentation", "allocator"):
+        _need_key(r, key, where, "object", "null", "absent")
+    for cls, h in (r.get("latency_ns") or {}).items():
+        _need(h, f"{where}.latency_ns.{cls}", "object", "null")
+    for cls, n in (r.get("ops_by_class") or {}).items():
+        _need(n, f"{where}.ops_by_class.{cls}", "number", "null")
+    mem = r.get("memory") or {}
+    for key in ("timeline", "timeline_columns"):
+        for j, row in enumerate(_need_key(mem, key, f"{where}.memory", "array", "null", "absent") or []):
+            _need(row, f"{where}.memory.{key}[{j}]", "array" if key == "timeline" else "string")
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def describe(e):
+    """A short, one-line account of why a file could not be read."""
+    if isinstance(e, ResultsError):
+        text = str(e)
+    elif isinstance(e, json.JSONDecodeError):
+        text = f"not JSON: {e.msg} (line {e.lineno} column {e.colno})"
+    elif isinstance(e, UnicodeDecodeError):
+        text = f"not UTF-8 text (byte {e.start})"
+    elif isinstance(e, RecursionError):
+        text = "nested too deeply"
+    elif isinstance(e, KeyError):
+        text = f"lacks key {e.args[0]!r}" if e.args else "lacks a key"
+    else:
+        text = f"{type(e).__name__}: {e}"
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def read_json(path, what):
+    """The document at path; a file that cannot be read or parsed is a Refusal."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise Refusal(EXIT_BAD_INPUT, f"{path}: cannot read the {what}: {e.strerror}")
+    try:
+        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except Exception as e:  # noqa: BLE001  (anything the parser raises is a malformed file)
+        raise Refusal(EXIT_BAD_INPUT, f"{path}: malformed {what}: {describe(e)}")
+
+
+def read_results(path):
+    results = read_json(path, "results")
+    try:
+        check_format(results)
+        check_shape(results)
+        return results, Data(results)
+    except Exception as e:  # noqa: BLE001
+        raise Refusal(EXIT_BAD_INPUT, f"{path}: malformed results: {describe(e)}")
+
+
+def read_claims(path):
+    doc = read_json(path, "claims ledger")
+    if not isinstance(doc, dict) or doc.get("format") != "alloclab-claims":
+        raise Refusal(EXIT_BAD_INPUT, f"{path}: not an alloclab claims ledger")
+    claims = doc.get("claims")
+    if not isinstance(claims, list) or not all(isinstance(c, dict) for c in claims):
+        raise Refusal(EXIT_BAD_INPUT, f"{path}: malformed claims ledger: \"claims\" is not an array of objects")
+    return claims
+
+
+# ---- writing DIR whole or not at all ------------------------------------------
+
+# OSErrors that mean DIR cannot take the report (as opposed to a bug here).
+WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO,
+                errno.ENAMETOOLONG, errno.ENOTDIR, errno.EISDIR, errno.ELOOP, errno.EEXIST,
+                errno.EMLINK, errno.EBUSY, errno.ENOTEMPTY}
+TMP_PREFIX = ".report.tmp."
+TMP_NAME = re.compile(r"\.report\.tmp\.(\d+)\.")
+# What a report puts in DIR, in the order it is renamed into place: report.html last,
+# so a report.html newer than the rest never exists.
+OUTPUTS = ("charts", "verdicts.json", "report.md", "report.html")
+
+
+def make_folder(outdir: Path):
+    """Creates outdir and any missing parents; returns the folders it created, outermost first."""
+    if outdir.exists() and not outdir.is_dir():
+        raise Refusal(EXIT_BAD_INPUT, f"{outdir} is not a directory")
+    missing = []
+    p = outdir
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    created = []
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            if not d.is_dir():
+                raise Refusal(EXIT_BAD_INPUT, f"{d} is not a directory")
+            continue
+        created.append(d)
+    if not stat.S_ISDIR(os.stat(outdir).st_mode):  # a symlink loop raises ELOOP here
+        raise Refusal(EXIT_BAD_INPUT, f"{outdir} is not a directory")
+    return created
+
+
+def pid_alive(pid):
+    if pid <= 0:
+        return True  # not a pid this script writes: not ours to remove
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # PermissionError: it runs as another user
+    return True
+
+
+def remove_stale(outdir: Path):
+    """Removes the temporary folders of reports into outdir that were killed before they could."""
+    for entry in os.scandir(outdir):
+        m = TMP_NAME.match(entry.name)
+        if m and entry.is_dir(follow_symlinks=False) and not pid_alive(int(m.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def write_file(path: Path, data: bytes):
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def sync_tree(folder: Path):
+    """fsync every file under folder (charts.py writes them): a rename must not publish data still in the cache."""
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def publish(tmp: Path, outdir: Path):
+    """Renames tmp/NAME over outdir/NAME for every NAME in OUTPUTS, in order. The old ones are kept in tmp/old
+    (a file by a hard link, so it never goes missing; charts/ by a rename) until all are in place; a failed
+    rename puts every old one back. SIGINT and SIGTERM wait until it is done."""
+    old, undone = tmp / "old", tmp / "undone"
+    old.mkdir()
+    undone.mkdir()
+    started = []
+    mask = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, mask)
+    try:
+        for name in OUTPUTS:
+            target, backup = outdir / name, old / name
+            if os.path.lexists(target):
+                if target.is_dir() and not target.is_symlink() and name != "charts":
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(target))
+                if name == "charts":
+                    os.rename(target, backup)
+                else:
+                    try:
+                        os.link(target, backup, follow_symlinks=False)
+                    except OSError:
+                        os.rename(target, backup)  # no hard links here: absent for a moment
+            started.append(name)
+            os.replace(tmp / name, target)
     except BaseException:
-        os.unlink(tmp)
+        for name in reversed(started):
+            target, backup = outdir / name, old / name
+            try:
+                if os.path.lexists(target):
+                    os.rename(target, undone / name)
+                if os.path.lexists(backup):
+                    os.rename(backup, target)
+            except OSError:
+                pass
         raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def write_report(outdir: Path, draw):
+    """Calls draw(folder), which writes every output into folder, then publishes them into outdir; on any failure
+    outdir is left as it was (folders this call created are removed again)."""
+    created = make_folder(outdir)
+    tmp = None
+    try:
+        remove_stale(outdir)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}.", dir=outdir))
+        result = draw(tmp)
+        sync_tree(tmp)
+        publish(tmp, outdir)
+        return result
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp = None
+        for d in reversed(created):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ---- the document, as blocks both writers render ---------------------------
@@ -156,7 +454,7 @@ vertical-align:top;text-align:left}th{background:#f2f2f2}img{max-width:100%;bord
 .holds{background:#e3f4e1}.refuted{background:#fbe3e1}.inconclusive{background:#f4f1dc}figcaption{color:#555}"""
 
 
-def render_html(blocks, outdir: Path):
+def render_html(blocks, folder: Path):
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', "<title>alloclab report</title>",
            f"<style>{CSS}</style></head><body>"]
     e = html.escape
@@ -174,7 +472,7 @@ def render_html(blocks, outdir: Path):
             out.append("</tbody></table>")
         elif b[0] == "chart":
             ch = b[1]
-            png = base64.b64encode((outdir / ch["png"]).read_bytes()).decode("ascii")
+            png = base64.b64encode((folder / ch["png"]).read_bytes()).decode("ascii")
             out.append(f'<figure><img alt="{e(ch["title"])}" src="data:image/png;base64,{png}">'
                        f"<figcaption>{e(ch['caption'])}</figcaption></figure>")
     out.append("</body></html>")
@@ -191,14 +489,40 @@ def verdicts_json(verdicts):
                          for v in verdicts]}
 
 
-def load_json(path, what):
+def draw_report(folder: Path, results, data, claims):
+    """Writes every output into folder; returns (verdicts, charts) for the summary line."""
+    from charts import render
+
+    verdicts = evaluate_all(claims, data)
+    tables = all_tables(data)
+    charts = render(results, folder)
+    blocks = build(data, verdicts, tables, charts)
+    write_file(folder / "verdicts.json",
+               (json.dumps(verdicts_json(verdicts), indent=1, ensure_ascii=False) + "\n").encode())
+    write_file(folder / "report.md", render_md(blocks).encode())
+    write_file(folder / "report.html", render_html(blocks, folder).encode())
+    return verdicts, charts
+
+
+def run(args):
+    results, data = read_results(args.results)
+    claims = read_claims(args.claims)
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise Refusal(EXIT_MISSING_DEPENDENCY, f"matplotlib is missing for {sys.executable} "
+                                               "(Debian: apt-get install python3-matplotlib)")
+    outdir = Path(args.output)
+    try:
+        verdicts, charts = write_report(outdir, lambda folder: draw_report(folder, results, data, claims))
     except OSError as e:
-        fail(EXIT_BAD_INPUT, f"cannot read {what} {path}: {e.strerror}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        fail(EXIT_BAD_INPUT, f"{path} is not valid JSON: {e}")
+        if e.errno not in WRITE_ERRNOS:
+            raise
+        raise Refusal(EXIT_BAD_INPUT, f"cannot write {args.output}: {e.strerror}")
+    counts = Counter(v.verdict for v in verdicts)
+    print(f"{outdir / 'report.html'}: {len(verdicts)} claims ({counts.get('holds', 0)} hold, "
+          f"{counts.get('refuted', 0)} refuted, {counts.get('inconclusive', 0)} inconclusive), "
+          f"{sum(1 for c in charts if not c.get('skipped'))} charts")
 
 
 def main(argv=None):
@@ -207,36 +531,21 @@ def main(argv=None):
     ap.add_argument("-o", "--output", required=True, help="output folder")
     ap.add_argument("--claims", default=str(HERE / "claims.json"))
     args = ap.parse_args(argv)
-
-    results = load_json(args.results, "results file")
     try:
-        data = Data(results)
-    except ResultsError as e:
-        fail(EXIT_BAD_INPUT, f"{args.results}: {e}")
-    claims_doc = load_json(args.claims, "claims ledger")
-    if claims_doc.get("format") != "alloclab-claims":
-        fail(EXIT_BAD_INPUT, f"{args.claims} is not an alloclab claims ledger")
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        fail(EXIT_MISSING_DEPENDENCY, f"matplotlib is missing for {sys.executable} "
-                                      "(Debian: apt-get install python3-matplotlib)")
-    from charts import render
-
-    outdir = Path(args.output)
-    outdir.mkdir(parents=True, exist_ok=True)
-    verdicts = evaluate_all(claims_doc["claims"], data)
-    tables = all_tables(data)
-    charts = render(results, outdir)
-    blocks = build(data, verdicts, tables, charts)
-    write_atomically(outdir / "verdicts.json",
-                     (json.dumps(verdicts_json(verdicts), indent=1, ensure_ascii=False) + "\n").encode())
-    write_atomically(outdir / "report.md", render_md(blocks).encode())
-    write_atomically(outdir / "report.html", render_html(blocks, outdir).encode())
-    counts = Counter(v.verdict for v in verdicts)
-    print(f"{outdir / 'report.html'}: {len(verdicts)} claims ({counts.get('holds', 0)} hold, "
-          f"{counts.get('refuted', 0)} refuted, {counts.get('inconclusive', 0)} inconclusive), "
-          f"{sum(1 for c in charts if not c.get('skipped'))} charts")
+        run(args)
+    except Refusal as e:
+        print(f"alloclab report: {e}", file=sys.stderr)
+        return e.status
+    except KeyboardInterrupt:
+        print(f"alloclab report: interrupted; {args.output} is as it was", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001  (a bug here: one line, the traceback on request)
+        if os.environ.get("ALLOCLAB_DEBUG") == "1":
+            traceback.print_exc()
+        text = " ".join(str(e).split())
+        print(f"alloclab report: internal error: {type(e).__name__}{': ' + text if text else ''} "
+              "(ALLOCLAB_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
     return 0
 
 

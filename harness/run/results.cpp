@@ -1,10 +1,14 @@
 #include "harness/run/results.hpp"
 
-#include <algorithm>
-#include <fstream>
-#include <set>
-#include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "harness/run/results_check.hpp"
 #include "workloads/atomic_file.hpp"
 
 namespace alloclab::run {
@@ -125,40 +129,67 @@ std::string Results::serialize() const {
 
 void Results::write(const std::string& path) const { write_atomically(path, serialize()); }
 
-Results Results::read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ResultsError(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  json doc = json::parse(ss.str(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) throw ResultsError(path + ": not JSON (a truncated or foreign file?)");
-  if (doc.value("format", "") != kResultsFormat)
-    throw ResultsError(path + ": not an alloclab results file (format is not \"" + kResultsFormat + "\")");
-  if (doc.value("version", 0) != kResultsVersion)
-    throw ResultsError(path + ": results version " + doc.value("version", json()).dump() + ", this alloclab reads " +
-                       std::to_string(kResultsVersion));
-  Results r;
-  try {
-    r.context = doc.at("context");
-    r.config = doc.at("config");
-    // Files from before config.count counted time: read so, they compare
-    // equal to a timed run's configuration (--resume, merge).
-    if (r.config.is_object() && !r.config.contains("count")) r.config["count"] = "time";
-    r.workloads = doc.value("workloads", json::object());
-    r.shard_index = doc.at("shard").at("index").get<std::uint32_t>();
-    r.shard_count = doc.at("shard").at("count").get<std::uint32_t>();
-    r.total_cells = doc.at("total_cells").get<std::uint64_t>();
-    r.shard_cells = doc.at("shard_cells").get<std::uint64_t>();
-    if (doc.contains("merged_from")) r.merged_from = doc["merged_from"].get<std::vector<std::string>>();
-    std::set<std::string> seen;
-    for (const auto& cell : doc.at("cells")) {
-      CellRecord rec = make_record(cell);
-      if (!seen.insert(rec.id).second) throw ResultsError(path + ": cell " + rec.id + " appears twice");
-      r.cells.push_back(std::move(rec));
-    }
-  } catch (const json::exception& e) {
-    throw ResultsError(path + ": malformed results: " + e.what());
+namespace {
+
+// The most a results file may hold: a default suite writes about 30 MB, a
+// merged many-machine file a few hundred; more is not a file alloclab wrote,
+// and reading it whole would exhaust memory first.
+constexpr std::uint64_t kMaxResultsBytes = std::uint64_t{2} << 30;
+
+// The file's text: a regular file of bounded size (not a device, a FIFO or a
+// directory, which would read forever, block or mean nothing).
+std::string read_bounded(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) throw ResultsError(path + ": cannot open: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw ResultsError(path + ": not a regular file");
   }
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxResultsBytes) {
+    ::close(fd);
+    throw ResultsError(path + ": " + std::to_string(st.st_size) + " bytes, more than a results file holds (2 GiB)");
+  }
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  int err = errno;
+  ::close(fd);
+  if (got != text.size()) throw ResultsError(path + ": cannot read: " + std::strerror(got < text.size() && err ? err : EIO));
+  return text;
+}
+
+}  // namespace
+
+Results Results::read(const std::string& path) {
+  json doc = json::parse(read_bounded(path), nullptr, false);
+  if (doc.is_discarded()) throw ResultsError(path + ": not JSON (a truncated or foreign file?)");
+  if (!doc.is_object() || !doc.contains("format") || doc["format"] != kResultsFormat)
+    throw ResultsError(path + ": not an alloclab results file (format is not \"" + kResultsFormat + "\")");
+  try {
+    check_results_shape(doc);
+  } catch (const ResultsError& e) {
+    throw ResultsError(path + ": " + e.what());
+  }
+  // The shape is checked: what follows cannot meet a wrong type.
+  Results r;
+  r.context = doc.at("context");
+  r.config = doc.at("config");
+  // Files from before config.count counted time: read so, they compare
+  // equal to a timed run's configuration (--resume, merge).
+  if (!r.config.contains("count")) r.config["count"] = "time";
+  r.workloads = doc.value("workloads", json::object());
+  r.shard_index = doc.at("shard").at("index").get<std::uint32_t>();
+  r.shard_count = doc.at("shard").at("count").get<std::uint32_t>();
+  r.total_cells = doc.at("total_cells").get<std::uint64_t>();
+  r.shard_cells = doc.at("shard_cells").get<std::uint64_t>();
+  if (doc.contains("merged_from")) r.merged_from = doc["merged_from"].get<std::vector<std::string>>();
+  for (const auto& cell : doc.at("cells")) r.cells.push_back(make_record(cell));
   return r;
 }
 

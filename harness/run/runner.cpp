@@ -19,9 +19,11 @@
 #include "harness/backend_check.hpp"
 #include "harness/run/callgrind.hpp"
 #include "harness/run/context.hpp"
+#include "harness/run/output_lock.hpp"
 #include "harness/run/progress.hpp"
 #include "harness/run/results.hpp"
 #include "harness/worker_protocol.hpp"
+#include "workloads/atomic_file.hpp"
 #include "workloads/models/model.hpp"
 #include "workloads/trace_binary.hpp"
 #include "workloads/trace_file.hpp"
@@ -62,10 +64,10 @@ std::string temp_base() {
   return base && *base ? base : "/tmp";
 }
 
-// Removes what runs killed with SIGKILL left behind: trace directories of
-// processes that no longer exist, and the output's half-written temporary
-// files (atomic_file.cpp names them OUTPUT.tmp.XXXXXX).
-void remove_leftovers(const std::string& output) {
+// Removes the trace directories that runs killed with SIGKILL left behind
+// (those of processes that no longer exist). Their half-written results
+// files are removed by write_atomically (workloads/atomic_file.hpp).
+void remove_leftovers() {
   namespace fs = std::filesystem;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(temp_base(), ec)) {
@@ -74,10 +76,6 @@ void remove_leftovers(const std::string& output) {
     long pid = std::strtol(name.c_str() + 13, nullptr, 10);
     if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
   }
-  fs::path out = fs::absolute(output, ec);
-  std::string prefix = out.filename().string() + ".tmp.";
-  for (const auto& e : fs::directory_iterator(out.parent_path(), ec))
-    if (e.path().filename().string().rfind(prefix, 0) == 0) fs::remove(e.path(), ec);
 }
 
 // A temporary directory for generated traces, removed with everything in it.
@@ -328,11 +326,13 @@ int execute_run(const RunOptions& o) {
     if (!valgrind) throw RunError("--count instructions needs valgrind (apt-get install valgrind)");
     counting = Counting{*valgrind, deterministic_env(std::getenv("MALLOC_CONF")), ""};
   }
+  OutputLock lock(o.output);  // held until the run ends: one run per output
   bool exists = fs::exists(o.output);
   if (exists && !o.resume && !o.force)
     throw RunError(o.output + " exists: --resume continues it, --force overwrites it");
 
-  remove_leftovers(o.output);
+  remove_leftovers();
+  remove_stale_temporaries(resolve_output_path(o.output));
   std::vector<Cell> all = plan_cells(config);
   std::vector<Cell> cells = shard_cells(all, o.shard_index, o.shard_count);
 

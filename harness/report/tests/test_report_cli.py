@@ -33,6 +33,7 @@ class ReportCommand(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = Path(tempfile.mkdtemp(prefix="alloclab-report-test-"))
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)  # also when the run below fails
         cls.results = cls.tmp / "results.json"
         # The five HTTP models only: the claim experiments (a paced day among
         # them) are the ledger_stability test's; here their claims say why
@@ -44,10 +45,6 @@ class ReportCommand(unittest.TestCase):
         cls.out = [cls.tmp / "a", cls.tmp / "b"]
         cls.status = [subprocess.run([BIN, "report", str(cls.results), "-o", str(d)], capture_output=True, text=True)
                       for d in cls.out]
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_writes_the_report_files(self):
         for s in self.status:
