@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
@@ -34,6 +35,9 @@ struct CaptureOptions {
   std::uint64_t pid = 0;
   bool measure = false;
 };
+
+// The raw events' directory: $TMPDIR/alloclab-capture-PID-XXXXXX.
+constexpr const char* kRawPrefix = "alloclab-capture";
 
 // liballoclab_capture.so is built beside the alloclab binary.
 std::string capture_library() {
@@ -96,10 +100,18 @@ const capture::ProcessEvents* choose(const std::vector<capture::ProcessEvents>& 
   return nullptr;
 }
 
+// "pid P (N events, T threads, how it ended)".
+std::string describe_process(const capture::ProcessEvents& p) {
+  std::string ending = capture::describe_ending(p);
+  return "pid " + std::to_string(p.pid) + " (" + std::to_string(p.events) + " events, " +
+         std::to_string(p.files.size()) + (p.files.size() == 1 ? " thread" : " threads") +
+         (ending.empty() ? "" : ", " + ending) + ")";
+}
+
 // The processes by events, the first few named (a shell script can start
 // hundreds).
 std::string process_list(const std::vector<capture::ProcessEvents>& procs, const capture::ProcessEvents* except) {
-  constexpr std::size_t kNamed = 8;
+  constexpr std::size_t kNamed = 16;
   std::string s;
   std::size_t named = 0, rest = 0;
   for (const auto& p : procs) {
@@ -109,11 +121,39 @@ std::string process_list(const std::vector<capture::ProcessEvents>& procs, const
       continue;
     }
     ++named;
-    s += (s.empty() ? "" : ", ") + std::string("pid ") + std::to_string(p.pid) + " (" + std::to_string(p.events) +
-         " events, " + std::to_string(p.files.size()) + (p.files.size() == 1 ? " thread)" : " threads)");
+    s += (s.empty() ? "" : ", ") + describe_process(p);
   }
   if (rest) s += " and " + std::to_string(rest) + " more";
   return s;
+}
+
+// One line for each process whose capture is known to miss events, the
+// first few named.
+void warn_losses(const std::vector<capture::ProcessEvents>& procs) {
+  constexpr std::size_t kNamed = 8;
+  std::size_t named = 0, rest = 0;
+  for (const auto& p : procs) {
+    std::string pid = std::to_string(p.pid);
+    std::string line;
+    if (p.lost()) {
+      line = std::to_string(p.lost()) + " events of pid " + pid + " could not be flushed (it ended: " +
+             capture::describe_ending(p) + ")";
+    } else if (p.unfinished()) {
+      bool exec = std::any_of(procs.begin(), procs.end(),
+                              [&](const auto& q) { return q.pid == p.pid && q.image > p.image; });
+      line = "the capture of pid " + pid +
+             (exec ? " ends at an exec it did not see" : " ends without its final flush (killed by SIGKILL?)") +
+             ": its last events may be missing";
+    }
+    if (line.empty()) continue;
+    if (named == kNamed) {
+      ++rest;
+      continue;
+    }
+    ++named;
+    std::fprintf(stderr, "alloclab: warning: %s\n", line.c_str());
+  }
+  if (rest) std::fprintf(stderr, "alloclab: warning: and %zu more processes with missing events\n", rest);
 }
 
 void print_summary(const capture::ConvertStats& st, const trace::Trace& t, const std::string& out, double wall_s) {
@@ -158,8 +198,12 @@ int run_capture(const CaptureOptions& o) {
       std::fprintf(stderr, "alloclab: untraced run: %.3f s (%s)\n", plain->wall_s,
                    describe_status(plain->wait_status).c_str());
     }
+    // Named by our pid, so the next capture removes it if a kill -9 left it.
+    if (int stale = capture::remove_stale_dirs(kRawPrefix))
+      std::fprintf(stderr, "alloclab: removed %d event director%s left by captures that were killed\n", stale,
+                   stale == 1 ? "y" : "ies");
     std::optional<capture::TempDir> raw;  // removed before we die of the program's signal
-    raw.emplace("alloclab-capture");
+    raw.emplace(kRawPrefix);
     capture::ProgramRun run = capture::run_captured(o.command, library, raw->path());
     std::fprintf(stderr, "alloclab: traced run: %.3f s (%s)\n", run.wall_s, describe_status(run.wait_status).c_str());
     if (plain) {
@@ -177,17 +221,22 @@ int run_capture(const CaptureOptions& o) {
                    "(static or setuid)\n");
       return kExitInternal;
     }
+    if (procs.front().events == 0) {
+      std::fprintf(stderr, "alloclab: no allocation events reached a file; captured: %s\n",
+                   process_list(procs, nullptr).c_str());
+      warn_losses(procs);
+      return kExitInternal;
+    }
     const capture::ProcessEvents* chosen = choose(procs, o.pid);
-    if (!chosen) {
+    if (!chosen || chosen->events == 0) {
       std::fprintf(stderr, "alloclab: pid %llu made no allocations; captured: %s\n",
                    static_cast<unsigned long long>(o.pid), process_list(procs, nullptr).c_str());
       return kExitBadInput;
     }
-    std::fprintf(stderr, "alloclab: trace of pid %llu (%llu events, %zu thread%s)\n",
-                 static_cast<unsigned long long>(chosen->pid), static_cast<unsigned long long>(chosen->events),
-                 chosen->files.size(), chosen->files.size() == 1 ? "" : "s");
+    std::fprintf(stderr, "alloclab: trace of %s\n", describe_process(*chosen).c_str());
     if (procs.size() > 1)
       std::fprintf(stderr, "alloclab: other processes (choose with --pid): %s\n", process_list(procs, chosen).c_str());
+    warn_losses(procs);
 
     json meta = {
         {"command", command_json(o.command)}, {"wall_s", run.wall_s}, {"status", status_json(run.wait_status)}};
@@ -195,7 +244,8 @@ int run_capture(const CaptureOptions& o) {
     if (procs.size() > 1) {
       json others = json::array();  // the busiest hundred: metadata is bounded
       for (const auto& p : procs)
-        if (&p != chosen && others.size() < 100) others.push_back({{"pid", p.pid}, {"events", p.events}});
+        if (&p != chosen && others.size() < 100)
+          others.push_back({{"pid", p.pid}, {"events", p.events}, {"ended", capture::describe_ending(p)}});
       meta["other_processes"] = others;
       meta["process_count"] = procs.size();
     }
@@ -248,7 +298,9 @@ void add_trace_capture_command(CLI::App& group, Context& ctx) {
   cmd->footer(
       "The program's stdin, stdout and stderr are alloclab's; alloclab reports on stderr and exits with the\n"
       "program's status (or dies of its signal). SIGTERM, SIGINT, SIGHUP, SIGQUIT sent to alloclab are passed\n"
-      "on to the program. Exit status 2: no command, no -o, a program that cannot start; 1: capture failed.");
+      "on to the program; a kill -9 of alloclab kills it. Every process captured is listed with its events and\n"
+      "how it ended, and a process whose last events could not be flushed is named in a warning.\n"
+      "Exit status 2: no command, no -o, a program that cannot start; 1: capture failed.");
   cmd->callback([&ctx, opt] { ctx.action = [opt] { return run_capture(*opt); }; });
 }
 

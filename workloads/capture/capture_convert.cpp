@@ -1,5 +1,7 @@
 #include "workloads/capture/capture_convert.hpp"
 
+#include <string.h>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
@@ -67,23 +69,34 @@ struct FileName {
   std::uint64_t pid = 0, image = 0, tid = 0;
 };
 
-// "PID-IMAGE-TID.ev"
-bool parse_name(const std::string& name, FileName& out) {
+// "PID-IMAGE-TID.ev" (fields 3) or "PID-IMAGE.end" (fields 2).
+bool parse_name(const std::string& name, std::string_view suffix, int fields, FileName& out) {
   std::string_view s = name;
-  std::string_view suffix = kFileSuffix;
   if (s.size() <= suffix.size() || s.substr(s.size() - suffix.size()) != suffix) return false;
   s.remove_suffix(suffix.size());
-  std::uint64_t* fields[] = {&out.pid, &out.image, &out.tid};
-  for (int i = 0; i < 3; ++i) {
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *fields[i]);
+  std::uint64_t* field[] = {&out.pid, &out.image, &out.tid};
+  for (int i = 0; i < fields; ++i) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *field[i]);
     if (ec != std::errc()) return false;
     s.remove_prefix(static_cast<std::size_t>(end - s.data()));
-    if (i < 2) {
+    if (i < fields - 1) {
       if (s.empty() || s.front() != '-') return false;
       s.remove_prefix(1);
     }
   }
   return s.empty();
+}
+
+// A whole End record, or nothing (empty: the image never finished; or
+// anything that is not one).
+std::optional<End> read_end(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  End end{};
+  if (!in.read(reinterpret_cast<char*>(&end), sizeof end) || end.magic != kEndMagic) return std::nullopt;
+  auto how = static_cast<std::uint32_t>(end.how);
+  if (how < static_cast<std::uint32_t>(Ending::exit) || how > static_cast<std::uint32_t>(Ending::signal))
+    return std::nullopt;
+  return end;
 }
 
 // One thread's file, read a chunk at a time: a capture can hold far more
@@ -271,12 +284,21 @@ std::vector<ProcessEvents> scan(const std::string& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     FileName f;
-    if (!entry.is_regular_file() || !parse_name(entry.path().filename().string(), f)) continue;
-    auto& p = found[{f.pid, f.image}];
-    p.pid = f.pid;
-    p.image = f.image;
-    p.events += entry.file_size() / sizeof(Event);
-    p.files.push_back(entry.path().string());
+    if (!entry.is_regular_file()) continue;
+    std::string name = entry.path().filename().string();
+    if (parse_name(name, kFileSuffix, 3, f)) {
+      auto& p = found[{f.pid, f.image}];
+      p.pid = f.pid;
+      p.image = f.image;
+      p.events += entry.file_size() / sizeof(Event);
+      p.files.push_back(entry.path().string());
+    } else if (parse_name(name, kEndSuffix, 2, f)) {
+      auto& p = found[{f.pid, f.image}];
+      p.pid = f.pid;
+      p.image = f.image;
+      p.end_file = true;
+      p.end = read_end(entry.path());
+    }
   }
   if (ec) throw std::runtime_error("cannot read " + dir + ": " + ec.message());
   std::vector<ProcessEvents> out;
@@ -286,6 +308,24 @@ std::vector<ProcessEvents> scan(const std::string& dir) {
   }
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.events > b.events; });
   return out;
+}
+
+std::string describe_ending(const ProcessEvents& p) {
+  if (!p.end_file) return "";
+  if (!p.end) return "no final flush";
+  switch (p.end->how) {
+    case Ending::exit:
+      return "exit";
+    case Ending::exit_now:
+      return "_exit(" + std::to_string(p.end->code) + ")";
+    case Ending::exec:
+      return "exec";
+    case Ending::signal: {
+      const char* name = ::sigabbrev_np(p.end->code);
+      return "killed by " + (name ? "SIG" + std::string(name) : "signal " + std::to_string(p.end->code));
+    }
+  }
+  return "";
 }
 
 Converted convert(const ProcessEvents& process, nlohmann::json metadata) {
@@ -320,6 +360,10 @@ Converted convert(const ProcessEvents& process, nlohmann::json metadata) {
   metadata["pid"] = process.pid;
   metadata["threads"] = st.threads;
   metadata["events"] = st.events;
+  if (process.end_file) {
+    metadata["ended"] = describe_ending(process);
+    if (process.end) metadata["lost_events"] = process.lost();
+  }
   metadata["calls"] = st.calls_json();
   metadata["skipped"] = st.skipped_json();
   out.trace = conv.finish(metadata.dump());

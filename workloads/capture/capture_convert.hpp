@@ -24,6 +24,7 @@
 #include <array>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,17 +33,31 @@
 
 namespace alloclab::capture {
 
-// One process image found in a capture directory.
+// One process image found in a capture directory: one with event files, or
+// only its End file (it recorded events but none reached a file).
 struct ProcessEvents {
   std::uint64_t pid = 0;
   std::uint64_t image = 0;
   std::uint64_t events = 0;        // whole events in its files
   std::vector<std::string> files;  // one per thread
+  bool end_file = false;           // PID-IMAGE.end exists (a library that writes one)
+  std::optional<End> end;          // its End record, when whole: the image got to its final flush
+
+  // The image's End file is there but empty or short: it never got to its
+  // final flush (SIGKILL, a handler of its own that left without exit), so
+  // the events after its last full buffer are missing.
+  bool unfinished() const { return end_file && !end; }
+  // Events it made that are not in its files (0 when unknown).
+  std::uint64_t lost() const { return end && end->made > events ? end->made - events : 0; }
 };
 
 // Lists the directory's processes, most events first. Throws
 // std::runtime_error when the directory cannot be read.
 std::vector<ProcessEvents> scan(const std::string& dir);
+
+// How the image ended, as its End record says: "exit", "_exit(3)", "exec",
+// "killed by SIGSEGV", "no final flush", or "" when there is no End file.
+std::string describe_ending(const ProcessEvents& p);
 
 struct ConvertStats {
   std::array<std::uint64_t, kCallKinds> calls{};  // indexed by Call

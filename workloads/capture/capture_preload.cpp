@@ -9,17 +9,27 @@
 //     writes it out with open/write/close when full; no libstdc++ or stdio;
 //   - take a lock per call: the only shared write is one atomic counter
 //     (the global order); a buffer's flag is contended only when a flush of
-//     the whole process (exit, SIGTERM, SIGINT) meets the owner's own flush;
+//     the whole process (its final flush) meets the owner's own flush;
 //   - recurse while resolving the real functions: dlsym may call calloc, so
 //     calls made by the resolving thread are served from a static buffer and
 //     frees of that buffer are dropped, never passed to the real free;
 //   - record the allocator's own nested calls (an allocator whose calloc
 //     calls malloc): a per-thread flag passes nested calls straight through;
 //   - change what the program sees: errno survives a flush, results are the
-//     real allocator's, and SIGTERM/SIGINT keep their default action (the
-//     handler flushes, then re-raises) unless the program installs its own.
+//     real allocator's, and the signals it flushes on (kFlushSignals) keep
+//     their default action (the handler flushes, then re-raises); a handler
+//     the program had at load time is left alone, one it installs later
+//     replaces ours.
+//   - lose events silently: each image's final flush (exit, _exit/_Exit,
+//     execve, a fatal signal) writes its buffers and then PID-IMAGE.end with
+//     the number of events it made (capture_event.hpp); that file is created
+//     empty at the first event, so an image that never got to its final
+//     flush (SIGKILL) shows.
 // After fork() the child drops the buffers it inherited (the parent writes
-// those events) and starts its own, named by its pid.
+// those events) and starts its own, named by its pid. A vfork() child (or a
+// clone() without the fork handlers) shares the parent's buffers: its _exit
+// and execve pass straight through, since getpid() is not the pid they
+// belong to.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,6 +42,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -60,6 +71,11 @@ struct Real {
   void* (*valloc)(std::size_t);
   void* (*pvalloc)(std::size_t);
   void* (*reallocarray)(void*, std::size_t, std::size_t);
+  // Not allocation calls: the exec family, resolved here because a fork
+  // child of a threaded program may not call dlsym.
+  int (*execv)(const char*, char* const[]);
+  int (*execvp)(const char*, char* const[]);
+  int (*execvpe)(const char*, char* const[], char* const[]);
 };
 Real g_real;
 
@@ -115,6 +131,15 @@ std::atomic<Buffer*> g_buffers{nullptr};
 std::atomic<std::uint64_t> g_seq{0};
 std::uint64_t g_image = 0;
 char g_dir[kPathMax - 80];
+
+// This process's image: the pid g_buffers belong to, g_seq when it began
+// (nonzero in a fork child: the counter is inherited), whether it recorded
+// an event (and so created g_end_path), and where its End record goes. Set
+// at start-up and again in a fork child.
+int g_pid = 0;
+std::uint64_t g_seq_base = 0;
+std::atomic<bool> g_started{false};
+char g_end_path[kPathMax];
 pthread_key_t g_key;
 bool g_key_ok = false;
 
@@ -185,9 +210,11 @@ void flush_own(Buffer* b, bool drop_pages) {
 
 // Every buffer of this process, as far as each can be had: a buffer whose
 // lock stays taken (its owner was interrupted in its own flush by the
-// signal running this) is left alone rather than waited for forever.
-void flush_all(bool from_signal) {
-  int self = from_signal ? current_tid() : -1;
+// signal running this) is left alone rather than waited for forever, and
+// so is the calling thread's own when its lock is taken (a signal handler
+// that calls _exit). Async-signal-safe.
+void flush_all() {
+  int self = current_tid();
   for (Buffer* b = g_buffers.load(std::memory_order_acquire); b; b = b->next) {
     if (!try_lock(b, b->tid == self ? 1 : 1 << 16)) continue;
     write_out(b);
@@ -197,8 +224,49 @@ void flush_all(bool from_signal) {
 
 void on_thread_exit(void* p) { flush_own(static_cast<Buffer*>(p), true); }
 
+// "DIR/PID-IMAGE.end", for the image running now.
+void set_end_path() {
+  char* p = g_end_path;
+  std::size_t dir_len = std::strlen(g_dir);
+  std::memcpy(p, g_dir, dir_len);
+  p += dir_len;
+  *p++ = '/';
+  p = put_number(p, static_cast<std::uint64_t>(g_pid));
+  *p++ = '-';
+  p = put_number(p, g_image);
+  std::memcpy(p, alloclab::capture::kEndSuffix, std::strlen(alloclab::capture::kEndSuffix) + 1);
+}
+
+// At the image's first event: its End file, empty until the final flush.
+void mark_started() {
+  if (g_started.exchange(true, std::memory_order_acq_rel)) return;
+  int saved = errno;
+  int fd = ::open(g_end_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+  errno = saved;
+}
+
+// The image's final flush: every buffer, then its End record (written after
+// the buffers, so a whole record means they went out). Async-signal-safe.
+// Only in the process the buffers belong to, and only once it has recorded
+// something.
+void finish(alloclab::capture::Ending how, int code) {
+  if (!g_on || !g_started.load(std::memory_order_acquire) || ::getpid() != g_pid) return;
+  int saved = errno;
+  flush_all();
+  alloclab::capture::End end{alloclab::capture::kEndMagic, g_seq.load(std::memory_order_acquire) - g_seq_base, how,
+                             code, 0};
+  int fd = ::open(g_end_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    (void)write_fully(fd, reinterpret_cast<const char*>(&end), sizeof end);
+    ::close(fd);
+  }
+  errno = saved;
+}
+
 Buffer* attach() {
   if (t_no_buffer) return nullptr;
+  mark_started();
   int saved = errno;
   void* mem = ::mmap(nullptr, kBufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mem == MAP_FAILED) {
@@ -229,10 +297,14 @@ Buffer* attach() {
   return b;
 }
 
-// Appends one event; the caller has set t_busy.
+// Appends one event; the caller has set t_busy. An event with no buffer to
+// go to still takes its number, so the End record counts it as lost.
 void record(Call call, const void* ptr, std::uint64_t size, std::uint8_t align_log2) {
   Buffer* b = t_buffer ? t_buffer : attach();
-  if (!b) return;
+  if (!b) {
+    g_seq.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   std::uint32_t i = b->count.load(std::memory_order_relaxed);
   if (i == kCapacity) {
     flush_own(b, false);
@@ -275,6 +347,9 @@ void init_once() {
   resolve(g_real.valloc, "valloc");
   resolve(g_real.pvalloc, "pvalloc");
   resolve(g_real.reallocarray, "reallocarray");
+  resolve(g_real.execv, "execv");
+  resolve(g_real.execvp, "execvp");
+  resolve(g_real.execvpe, "execvpe");
   t_resolving = false;
   if (!g_real.malloc || !g_real.free || !g_real.calloc || !g_real.realloc || !g_real.memalign) {
     static const char msg[] = "alloclab capture: cannot find the real malloc functions\n";
@@ -287,6 +362,8 @@ void init_once() {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     g_image = static_cast<std::uint64_t>(ts.tv_sec) * 1000000000u + static_cast<std::uint64_t>(ts.tv_nsec);
+    g_pid = ::getpid();
+    set_end_path();
     g_on = true;
   }
   g_state.store(kReady, std::memory_order_release);
@@ -303,16 +380,32 @@ void on_fork_child() {
   }
   t_buffer = nullptr;
   if (g_key_ok) ::pthread_setspecific(g_key, nullptr);  // or pthread_exit would flush an unmapped buffer
+  if (!g_on) return;
+  g_pid = ::getpid();
+  g_seq_base = g_seq.load(std::memory_order_relaxed);
+  g_started.store(false, std::memory_order_relaxed);
+  set_end_path();
 }
 
-constexpr int kFlushSignals[] = {SIGTERM, SIGINT};
+// Signals whose default action ends the process without exit(): the two
+// sent to end a program, and the faults of a crash (a crash after 100
+// mallocs must still give its 100 events).
+constexpr int kFlushSignals[] = {SIGTERM, SIGINT, SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL};
 
-// Installed with SA_RESETHAND: the disposition is the default again when
-// this runs, so the re-raised signal (pending until we return) ends the
-// process as it would have ended untraced.
+// Installed with SA_RESETHAND; the disposition is set to the default again
+// here as well (SIGILL may keep its handler), so the re-raised signal,
+// pending until we return, ends the process as it would have ended
+// untraced. A fault raised by an instruction would also come back when the
+// instruction runs again.
 void on_signal(int sig) {
-  flush_all(true);
+  finish(alloclab::capture::Ending::signal, sig);
+  int saved = errno;
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigemptyset(&dfl.sa_mask);
+  ::sigaction(sig, &dfl, nullptr);
   ::raise(sig);
+  errno = saved;
 }
 
 __attribute__((constructor(101))) void on_load() {
@@ -331,10 +424,7 @@ __attribute__((constructor(101))) void on_load() {
   }
 }
 
-__attribute__((destructor(101))) void on_unload() {
-  if (!g_on) return;
-  flush_all(false);
-}
+__attribute__((destructor(101))) void on_unload() { finish(alloclab::capture::Ending::exit, 0); }
 
 // Resolves the real functions on first use. True when this call is to be
 // recorded: capture is on and the call is not nested in one of our hooks.
@@ -470,6 +560,92 @@ CAPTURE_EXPORT void* valloc(std::size_t n) {
   void* p = real(n);
   record(Call::valloc, p, n, log2_of(page));
   return p;
+}
+
+// Leaving without exit() skips the destructor: the final flush happens here.
+// glibc's exit() reaches the kernel without calling these.
+CAPTURE_EXPORT void _exit(int status) {
+  if (g_state.load(std::memory_order_acquire) == kReady) finish(alloclab::capture::Ending::exit_now, status);
+  for (;;) ::syscall(SYS_exit_group, status);
+}
+
+CAPTURE_EXPORT void _Exit(int status) noexcept { _exit(status); }
+
+// The exec family: the image ends here if the call succeeds; if it fails,
+// the End record is written again at the real end. glibc's members call
+// each other (and posix_spawn calls the kernel) without going through these,
+// so each is hooked. fexecve is not: its image ends unflushed, and says so.
+namespace {
+
+void exec_ends_image() {
+  if (g_state.load(std::memory_order_acquire) != kReady) init_once();  // the real exec functions
+  finish(alloclab::capture::Ending::exec, 0);
+}
+
+// execl's arguments as an argv (on the stack: exec may follow a fork of a
+// threaded program, where malloc is not allowed); `envp` receives execle's.
+template <class Exec>
+int exec_list(const char* arg, va_list ap, bool with_env, Exec&& exec) {
+  va_list count;
+  va_copy(count, ap);
+  std::size_t n = 1;
+  while (va_arg(count, char*)) ++n;
+  va_end(count);
+  char** argv = static_cast<char**>(__builtin_alloca((n + 1) * sizeof(char*)));
+  argv[0] = const_cast<char*>(arg);
+  for (std::size_t i = 1; i <= n; ++i) argv[i] = va_arg(ap, char*);  // argv[n] is the NULL
+  char** envp = with_env ? va_arg(ap, char**) : environ;
+  return exec(argv, envp);
+}
+
+}  // namespace
+
+CAPTURE_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) noexcept {
+  exec_ends_image();
+  return static_cast<int>(::syscall(SYS_execve, path, argv, envp));
+}
+
+CAPTURE_EXPORT int execv(const char* path, char* const argv[]) noexcept {
+  exec_ends_image();
+  return g_real.execv ? g_real.execv(path, argv) : static_cast<int>(::syscall(SYS_execve, path, argv, environ));
+}
+
+CAPTURE_EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) noexcept {
+  exec_ends_image();
+  if (g_real.execvpe) return g_real.execvpe(file, argv, envp);
+  errno = ENOSYS;
+  return -1;
+}
+
+CAPTURE_EXPORT int execvp(const char* file, char* const argv[]) noexcept {
+  exec_ends_image();
+  if (g_real.execvp) return g_real.execvp(file, argv);
+  errno = ENOSYS;
+  return -1;
+}
+
+CAPTURE_EXPORT int execl(const char* path, const char* arg, ...) noexcept {
+  va_list ap;
+  va_start(ap, arg);
+  int r = exec_list(arg, ap, false, [path](char** argv, char** envp) { return execve(path, argv, envp); });
+  va_end(ap);
+  return r;
+}
+
+CAPTURE_EXPORT int execle(const char* path, const char* arg, ...) noexcept {
+  va_list ap;
+  va_start(ap, arg);
+  int r = exec_list(arg, ap, true, [path](char** argv, char** envp) { return execve(path, argv, envp); });
+  va_end(ap);
+  return r;
+}
+
+CAPTURE_EXPORT int execlp(const char* file, const char* arg, ...) noexcept {
+  va_list ap;
+  va_start(ap, arg);
+  int r = exec_list(arg, ap, false, [file](char** argv, char** envp) { return execvpe(file, argv, envp); });
+  va_end(ap);
+  return r;
 }
 
 CAPTURE_EXPORT void* pvalloc(std::size_t n) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,11 @@ extern char** environ;
 namespace alloclab::capture {
 
 namespace {
+
+std::string temp_base() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp && *tmp ? tmp : "/tmp";
+}
 
 volatile sig_atomic_t g_child = 0;
 
@@ -83,6 +89,7 @@ ProgramRun run_program(const std::vector<std::string>& argv,
   if (::pipe2(report, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   Forwarding forwarding;
   auto start = std::chrono::steady_clock::now();
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     int err = errno;
@@ -92,6 +99,11 @@ ProgramRun run_program(const std::vector<std::string>& argv,
   }
   if (pid == 0) {
     ::close(report[0]);
+    // Dies with the thread that forked it (a kill -9 of the capture
+    // included), unless that has already happened. Kept across exec, except
+    // of a setuid program (which the preload cannot record anyway).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     ::execvpe(arg_ptrs[0], arg_ptrs.data(), env_ptrs.data());
     int err = errno;
     (void)!::write(report[1], &err, sizeof err);
@@ -122,9 +134,8 @@ ProgramRun run_captured(const std::vector<std::string>& argv, const std::string&
 }
 
 TempDir::TempDir(const std::string& prefix) {
-  const char* tmp = std::getenv("TMPDIR");
-  std::string base = tmp && *tmp ? tmp : "/tmp";
-  std::string pattern = base + "/" + prefix + ".XXXXXX";
+  std::string base = temp_base();
+  std::string pattern = base + "/" + prefix + "-" + std::to_string(::getpid()) + "-XXXXXX";
   if (!::mkdtemp(pattern.data()))
     throw std::runtime_error("cannot create a directory in " + base + ": " + std::strerror(errno));
   path_ = pattern;
@@ -133,6 +144,24 @@ TempDir::TempDir(const std::string& prefix) {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+int remove_stale_dirs(const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::string lead = prefix + "-";
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(temp_base(), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind(lead, 0) != 0 || !e.is_directory(ec) || e.is_symlink(ec)) continue;
+    char* end = nullptr;
+    long pid = std::strtol(name.c_str() + lead.size(), &end, 10);
+    if (pid <= 0 || *end != '-') continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm;
+    if (fs::remove_all(e.path(), rm) > 0 && !rm) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace alloclab::capture

@@ -3,8 +3,11 @@
 // `alloclab trace capture` command, and scope inference.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -116,6 +119,74 @@ TEST(CaptureLibrary, AForkedChildWritesOnlyItsOwnEvents) {
   EXPECT_EQ(child.threads.size(), 3u);
 }
 
+// 200,000 mallocs, then a SIGSEGV: before the handler flushed, only the
+// full buffers reached a file (195,826 of the 200,000) and nothing said so.
+TEST(CaptureLibrary, AFatalSignalFlushesEveryEventAndSaysHowTheProcessEnded) {
+  constexpr int kMallocs = 200000;
+  Captured c = capture_fixture(1, kMallocs, "segv");
+  ASSERT_TRUE(WIFSIGNALED(c.run.wait_status)) << c.run.wait_status;
+  EXPECT_EQ(WTERMSIG(c.run.wait_status), SIGSEGV);  // the default action, after our handler
+  ASSERT_EQ(c.processes.size(), 1u);
+  const capture::ProcessEvents& p = c.processes[0];
+  EXPECT_EQ(allocs_of_size(c.converted[0].trace, 55), static_cast<std::uint64_t>(kMallocs));
+  ASSERT_TRUE(p.end.has_value());
+  EXPECT_EQ(p.end->how, capture::Ending::signal);
+  EXPECT_EQ(p.end->code, SIGSEGV);
+  EXPECT_EQ(p.end->made, p.events);
+  EXPECT_EQ(p.lost(), 0u);
+  EXPECT_EQ(capture::describe_ending(p), "killed by SIGSEGV");
+}
+
+// _exit skips destructors and atexit: the child's events were only in its
+// buffer.
+TEST(CaptureLibrary, AChildLeavingWithUnderscoreExitIsFlushed) {
+  Captured c = capture_fixture(1, 1000, "fork_exit");
+  ASSERT_TRUE(WIFEXITED(c.run.wait_status));
+  EXPECT_EQ(WEXITSTATUS(c.run.wait_status), 0);
+  ASSERT_EQ(c.processes.size(), 2u);
+  const capture::ProcessEvents& child = c.processes[0];
+  const capture::ProcessEvents& parent = c.processes[1];
+  EXPECT_NE(child.pid, static_cast<std::uint64_t>(c.run.pid));
+  EXPECT_EQ(parent.pid, static_cast<std::uint64_t>(c.run.pid));
+  EXPECT_EQ(allocs_of_size(c.converted[0].trace, 555), 1000u);
+  EXPECT_EQ(allocs_of_size(c.converted[1].trace, 555), 0u);
+  EXPECT_EQ(allocs_of_size(c.converted[1].trace, 666), 10u);
+  EXPECT_EQ(capture::describe_ending(child), "_exit(0)");
+  EXPECT_EQ(capture::describe_ending(parent), "exit");
+  EXPECT_EQ(child.lost(), 0u);
+  EXPECT_EQ(parent.lost(), 0u);
+}
+
+// SIGKILL leaves no chance to flush: the image's End file stays empty, so
+// the loss is known rather than silent.
+TEST(CaptureLibrary, AnImageKilledBeforeItsFinalFlushIsKnown) {
+  Captured c = capture_fixture(1, 100, "kill");
+  ASSERT_TRUE(WIFSIGNALED(c.run.wait_status));
+  EXPECT_EQ(WTERMSIG(c.run.wait_status), SIGKILL);
+  ASSERT_EQ(c.processes.size(), 1u);
+  EXPECT_EQ(c.processes[0].pid, static_cast<std::uint64_t>(c.run.pid));
+  EXPECT_EQ(c.processes[0].events, 0u);
+  EXPECT_TRUE(c.processes[0].unfinished());
+  EXPECT_EQ(capture::describe_ending(c.processes[0]), "no final flush");
+}
+
+// execvp reaches the kernel inside glibc; the image it ends is flushed
+// all the same, and its successor in the same pid is another image.
+TEST(CaptureLibrary, AnImageEndedByExecIsFlushed) {
+  Captured c = capture_fixture(1, 1000, "exec");
+  ASSERT_TRUE(WIFEXITED(c.run.wait_status));
+  EXPECT_EQ(WEXITSTATUS(c.run.wait_status), 3);  // the program it became
+  ASSERT_EQ(c.processes.size(), 2u);
+  std::size_t before = allocs_of_size(c.converted[0].trace, 88) ? 0 : 1;
+  EXPECT_EQ(allocs_of_size(c.converted[before].trace, 88), 1000u);
+  EXPECT_EQ(capture::describe_ending(c.processes[before]), "exec");
+  EXPECT_EQ(capture::describe_ending(c.processes[1 - before]), "exit");
+  for (const auto& p : c.processes) {
+    EXPECT_EQ(p.pid, static_cast<std::uint64_t>(c.run.pid));
+    EXPECT_EQ(p.lost(), 0u);
+  }
+}
+
 TEST(CaptureLibrary, AProgramThatCannotStartIsAStartError) {
   capture::TempDir raw("capture-test");
   EXPECT_THROW(capture::run_captured({"/nonexistent/program"}, ALLOCLAB_CAPTURE_LIB, raw.path()), capture::StartError);
@@ -188,6 +259,27 @@ TEST(CaptureConvert, AFailedReallocKeepsTheOldBlock) {
   EXPECT_EQ(analyze(c.trace).count(OpKind::free), 1u);
 }
 
+TEST(CaptureConvert, AnEndRecordTellsTheEventsThatNeverReachedAFile) {
+  EventFiles f;
+  for (int i = 0; i < 3; ++i) f.add(1, Call::malloc, 0x1000 + 0x100 * i, 10);
+  capture::End end{capture::kEndMagic, 5, capture::Ending::signal, SIGSEGV, 0};
+  std::ofstream(f.dir.path() + "/100-7.end", std::ios::binary).write(reinterpret_cast<const char*>(&end), sizeof end);
+  std::ofstream(f.dir.path() + "/200-7.end");  // another image: started, never finished, nothing flushed
+  auto procs = capture::scan(f.dir.path());
+  ASSERT_EQ(procs.size(), 2u);
+  EXPECT_EQ(procs[0].pid, 100u);
+  EXPECT_EQ(procs[0].events, 3u);
+  EXPECT_EQ(procs[0].lost(), 2u);
+  EXPECT_FALSE(procs[0].unfinished());
+  EXPECT_EQ(procs[1].pid, 200u);
+  EXPECT_EQ(procs[1].events, 0u);
+  EXPECT_TRUE(procs[1].unfinished());
+  EXPECT_EQ(procs[1].lost(), 0u);  // unknown
+  auto meta = nlohmann::json::parse(capture::convert(procs[0], nlohmann::json::object()).trace.metadata);
+  EXPECT_EQ(meta["lost_events"], 2);
+  EXPECT_EQ(meta["ended"], "killed by SIGSEGV");
+}
+
 TEST(CaptureConvert, ATornFileKeepsItsWholeEvents) {
   EventFiles f;
   f.add(1, Call::malloc, 0x1000, 10);
@@ -237,6 +329,134 @@ TEST(CaptureCommand, AKilledProgramStillGivesATraceAndItsSignal) {
   // The raw events went before alloclab died of the same signal.
   auto left = std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator());
   EXPECT_EQ(left, 1);
+}
+
+// Runs alloclab through `sh -c 'exec env TMPDIR=DIR ...'`, so the status is
+// alloclab's own (a death by signal included) and its stale-directory sweep
+// sees only the test's directory.
+int capture_in(const std::string& dir, const std::string& args, const std::string& redirects) {
+  return shell("exec env TMPDIR=" + dir + " " + ALLOCLAB_BIN + " trace capture " + args + " " + redirects);
+}
+
+std::size_t raw_dirs_in(const std::string& dir) {
+  std::size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    n += e.path().filename().string().rfind("alloclab-capture", 0) == 0;
+  return n;
+}
+
+TEST(CaptureCommand, AProgramKilledBySigsegvGivesItsEventsAndDiesOfItsSignal) {
+  capture::TempDir dir("capture-test");
+  std::string out = dir.path() + "/t.trace", se = dir.path() + "/stderr";
+  int status = capture_in(dir.path(), "-o " + out + " -- " + CAPTURE_FIXTURE + " 1 100 segv", "2>" + se);
+  std::string err = slurp(se);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status << "\n" << err;
+  EXPECT_EQ(WTERMSIG(status), SIGSEGV);
+  EXPECT_NE(err.find("traced run: "), std::string::npos) << err;
+  EXPECT_NE(err.find("killed by SIGSEGV"), std::string::npos) << err;
+  EXPECT_EQ(err.find("warning"), std::string::npos) << err;
+  Trace t = read_trace(out);
+  EXPECT_EQ(allocs_of_size(t, 55), 100u);
+  auto meta = nlohmann::json::parse(t.metadata);
+  EXPECT_EQ(meta["ended"], "killed by SIGSEGV");
+  EXPECT_EQ(meta["lost_events"], 0);
+  EXPECT_EQ(raw_dirs_in(dir.path()), 0u);
+}
+
+TEST(CaptureCommand, AChildThatLeavesWithUnderscoreExitIsListedAndCaptured) {
+  capture::TempDir dir("capture-test");
+  std::string out = dir.path() + "/t.trace", so = dir.path() + "/stdout", se = dir.path() + "/stderr";
+  int status = capture_in(dir.path(), "-o " + out + " -- " + CAPTURE_FIXTURE + " 1 1000 fork_exit",
+                          ">" + so + " 2>" + se);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  std::string printed = slurp(so), err = slurp(se);
+  ASSERT_EQ(printed.rfind("fixture: forked ", 0), 0u) << printed;
+  std::uint64_t child = std::stoull(printed.substr(16));
+  EXPECT_NE(err.find("trace of pid " + std::to_string(child) + " ("), std::string::npos) << err;
+  EXPECT_NE(err.find("_exit(0)"), std::string::npos) << err;
+  EXPECT_NE(err.find("other processes (choose with --pid): pid "), std::string::npos) << err;
+  Trace t = read_trace(out);
+  EXPECT_EQ(nlohmann::json::parse(t.metadata)["pid"].get<std::uint64_t>(), child);
+  EXPECT_EQ(allocs_of_size(t, 555), 1000u);
+}
+
+// 40,000 mallocs, then SIGKILL: the first full buffer reached a file, the
+// rest never did, and alloclab says so.
+TEST(CaptureCommand, EventsLostToSigkillAreReported) {
+  capture::TempDir dir("capture-test");
+  std::string out = dir.path() + "/t.trace", se = dir.path() + "/stderr";
+  int status = capture_in(dir.path(), "-o " + out + " -- " + CAPTURE_FIXTURE + " 1 40000 kill", "2>" + se);
+  std::string err = slurp(se);
+  ASSERT_TRUE(WIFSIGNALED(status)) << status << "\n" << err;
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_NE(err.find("ends without its final flush (killed by SIGKILL?): its last events may be missing"),
+            std::string::npos)
+      << err;
+  std::uint64_t got = allocs_of_size(read_trace(out), 33);
+  EXPECT_GT(got, 0u);
+  EXPECT_LT(got, 40000u);
+}
+
+// A kill -9 of alloclab: the program dies with it (it would sleep 30 s),
+// and the next capture removes the event directory left behind.
+TEST(CaptureCommand, AKillOfTheCaptureKillsTheProgramAndTheNextCaptureTidiesUp) {
+  capture::TempDir dir("capture-test");
+  std::string pidfile = dir.path() + "/pid";
+  std::vector<std::string> args = {ALLOCLAB_BIN,    "trace", "capture", "-o", dir.path() + "/t.trace",
+                                   "--",            CAPTURE_FIXTURE, "1", "100", "sleep", pidfile};
+  std::vector<std::string> env = {"TMPDIR=" + dir.path()};
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind("TMPDIR=", 0) != 0) env.emplace_back(*e);
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  for (auto& e : env) envp.push_back(e.data());
+  argv.push_back(nullptr);
+  envp.push_back(nullptr);
+
+  // The program, orphaned, comes back to us to be reaped (or killed, if it
+  // outlives alloclab).
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  pid_t alloclab = ::fork();
+  ASSERT_GE(alloclab, 0);
+  if (alloclab == 0) {
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  pid_t program = 0;
+  for (int i = 0; i < 1000 && program == 0; ++i) {
+    std::ifstream in(pidfile);
+    if (!(in >> program)) {
+      program = 0;
+      ::usleep(10000);
+    }
+  }
+  ::kill(alloclab, SIGKILL);
+  int status = 0;
+  ::waitpid(alloclab, &status, 0);
+  bool gone = false;
+  for (int i = 0; i < 200 && program > 0 && !gone; ++i) {
+    pid_t r = ::waitpid(program, &status, WNOHANG);
+    gone = r == program || (r < 0 && ::kill(program, 0) != 0 && errno == ESRCH);
+    if (!gone) ::usleep(10000);
+  }
+  if (program > 0 && !gone) {
+    ::kill(program, SIGKILL);
+    ::waitpid(program, nullptr, 0);
+  }
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  ASSERT_GT(program, 0) << "the program never wrote " << pidfile;
+  EXPECT_TRUE(gone) << "the program outlived alloclab by 2 s";
+
+  ASSERT_EQ(raw_dirs_in(dir.path()), 1u);  // the killed capture's
+  std::string se = dir.path() + "/stderr";
+  status = capture_in(dir.path(), "-o " + dir.path() + "/t2.trace -- " + CAPTURE_FIXTURE + " 1 10 exit",
+                      ">/dev/null 2>" + se);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  EXPECT_EQ(raw_dirs_in(dir.path()), 0u);
+  EXPECT_NE(slurp(se).find("removed 1 event directory left by captures that were killed"), std::string::npos)
+      << slurp(se);
 }
 
 TEST(CaptureCommand, WritesTheProcessWithTheMostEventsOrTheOneAskedFor) {
