@@ -195,9 +195,8 @@ std::map<Key, std::vector<double>> group_values(const Results& r, Metric metric)
 }
 
 std::size_t ok_cells(const Results& r, const Key& k) {
-  const auto& [backend, workload, threads] = k;
   return static_cast<std::size_t>(std::count_if(r.cells.begin(), r.cells.end(), [&](const CellRecord& c) {
-    return c.status == "ok" && c.backend == backend && c.workload == workload && c.threads == threads;
+    return c.status == "ok" && Key{c.backend, c.workload, c.threads} == k;
   }));
 }
 

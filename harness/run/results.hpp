@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace alloclab::run {
@@ -56,6 +57,8 @@ struct Results {
   void write(const std::string& path) const;
   // Reads a results file; throws ResultsError naming the file and problem.
   static Results read(const std::string& path);
+  // The same from the file's text; `path` names it in errors.
+  static Results parse(std::string_view text, const std::string& path);
 };
 
 // Median, quartiles (linear interpolation between order statistics), IQR.

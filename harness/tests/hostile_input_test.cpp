@@ -109,6 +109,19 @@ TEST(ResultsCorpus, EveryBadFileNamesTheJsonPathOfItsProblem) {
   EXPECT_EQ(seen, expected.size());
 }
 
+// Inputs the fuzzer (scripts/fuzz.sh results) found: read without a crash or
+// an exception other than ResultsError, valid or not.
+TEST(ResultsCorpus, FuzzFindingsAreReadOrRefused) {
+  std::string dir = kResultsCorpus + "/fuzz";
+  if (!fs::exists(dir)) GTEST_SKIP() << "no fuzz findings committed";
+  for (const auto& e : fs::directory_iterator(dir)) {
+    try {
+      run::Results::read(e.path());
+    } catch (const run::ResultsError&) {
+    }
+  }
+}
+
 TEST(ResultsCorpus, TheBaseFileIsValidForEveryCommand) {
   ScratchDir dir("alloclab-hostile");
   EXPECT_TRUE(alloclab({"export", kBase, "--format", "csv"}).ok());

@@ -109,6 +109,7 @@ case("backend_empty", "cells[0].backend: is empty")(
     lambda d: cell(d).update(backend="", id=f"|http1-static|t1|r{cell(d)['rep']}"))
 case("backend_escape_codes", "cells[0].backend: holds a control character")(
     lambda d: cell(d).update(backend="\x1b[31mred\x1b[0m", id=f"\x1b[31mred\x1b[0m|http1-static|t1|r{cell(d)['rep']}"))
+case("machine_unknown", "cells[0].machine: 1 is out of range (0 to 0)")(lambda d: cell(d).update(machine=1))
 case("id_number", "cells[0].id: expected a string, found an integer")(lambda d: cell(d).update(id=5))
 
 # -- figures of the wrong type or sign
