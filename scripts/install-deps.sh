@@ -30,6 +30,9 @@ packages=(
   python3-matplotlib chromium
   # `alloclab run --count instructions` counts instructions under Callgrind
   valgrind
+  # scripts/bundle.sh points the bundled binaries at their own lib/ folder
+  # (RUNPATH $ORIGIN/../lib) on the staged copies
+  patchelf
 )
 
 missing=()

@@ -2,12 +2,14 @@
 
 #include <dlfcn.h>
 #include <malloc.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <gnu/libc-version.h>
+#include <string>
 
 namespace alloclab {
 
@@ -78,7 +80,10 @@ std::optional<Library> library_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view library_preload_path(Library lib) {
+namespace {
+
+// The path found at build time (the real file, not a -dev symlink).
+std::string_view built_preload_path(Library lib) {
   switch (lib) {
     case Library::glibc: return "";
     case Library::jemalloc: return ALLOCLAB_JEMALLOC_SO;
@@ -86,6 +91,46 @@ std::string_view library_preload_path(Library lib) {
     case Library::tcmalloc: return ALLOCLAB_TCMALLOC_SO;
   }
   return "";
+}
+
+// ROOT/lib when the running binary is ROOT/bin/NAME and ROOT holds a
+// MANIFEST (the layout scripts/bundle.sh writes); empty otherwise, which is
+// always the case in a build tree.
+std::string bundle_lib_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string exe(buf, static_cast<std::size_t>(n));
+  auto slash = exe.rfind('/');
+  if (slash == std::string::npos || slash == 0) return "";
+  std::string bin = exe.substr(0, slash);
+  slash = bin.rfind('/');
+  if (slash == std::string::npos || bin.compare(slash, std::string::npos, "/bin") != 0) return "";
+  std::string root = bin.substr(0, slash);
+  if (::access((root + "/MANIFEST").c_str(), R_OK) != 0) return "";
+  return root + "/lib";
+}
+
+// The bundle's copy of the built library (same file name) when there is
+// one, else the built path.
+std::string resolve_preload_path(Library lib) {
+  std::string built(built_preload_path(lib));
+  if (built.empty()) return built;
+  static const std::string lib_dir = bundle_lib_dir();
+  if (lib_dir.empty()) return built;
+  std::string bundled = lib_dir + built.substr(built.rfind('/'));
+  return ::access(bundled.c_str(), R_OK) == 0 ? bundled : built;
+}
+
+}  // namespace
+
+std::string_view library_preload_path(Library lib) {
+  // Resolved once per process; the strings live as long as the process.
+  static_assert(static_cast<int>(Library::tcmalloc) == 3, "paths[] is indexed by Library");
+  static const std::string paths[] = {
+      resolve_preload_path(Library::glibc), resolve_preload_path(Library::jemalloc),
+      resolve_preload_path(Library::mimalloc), resolve_preload_path(Library::tcmalloc)};
+  return paths[static_cast<std::size_t>(lib)];
 }
 
 MallocIdentity identify_process_malloc() {

@@ -26,8 +26,11 @@ inline constexpr Library kLibraries[] = {Library::glibc, Library::jemalloc, Libr
 std::string_view library_name(Library lib);
 std::optional<Library> library_from_name(std::string_view name);
 
-// The shared object to preload for lib, found at build time; empty for
-// glibc, which is the process's own malloc.
+// The shared object to preload for lib; empty for glibc, which is the
+// process's own malloc. In a bundle (scripts/bundle.sh: ROOT/MANIFEST,
+// ROOT/bin/ holding the running binary, ROOT/lib/) it is ROOT/lib/ plus the
+// built library's file name when that file exists, so a bundle runs on a
+// machine without the system's copy; otherwise the path found at build time.
 std::string_view library_preload_path(Library lib);
 
 struct MallocIdentity {

@@ -1,5 +1,7 @@
-// alloclab report RESULTS.json [-o DIR]: the charts, the seed document's
-// comparison tables and the claims ledger. The work is done by
+// alloclab report RESULTS.json [--scaling MANYCORE.json] [-o DIR]: the charts,
+// the seed document's comparison tables and the claims ledger; --scaling
+// names a results file from a machine with enough cores for the scaling
+// claims, which report.py takes the scaling figures from. The work is done by
 // harness/report/report.py (matplotlib draws the charts), run under Debian's
 // python3, which has python3-matplotlib; this command checks the input, finds
 // the interpreter and the script, and passes the exit status on.
@@ -66,15 +68,22 @@ void add_report_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "report", "Write report.md, a self-contained report.html, charts (PNG, SVG) and the claims ledger's verdicts");
   struct Args {
-    std::string input, output;
+    std::string input, output, scaling;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("results", a->input, "Results file from alloclab run or merge")->required()->type_name("FILE");
   cmd->add_option("-o,--output", a->output, "Output folder (default: the results file's folder)")->type_name("DIR");
+  cmd->add_option("--scaling", a->scaling,
+                  "Results file with a thread sweep from a machine with enough cores (at least the scaling claims' "
+                  "min_cores): the scaling claims, chart and tables come from it")
+      ->type_name("FILE");
   cmd->footer(
       "Writes DIR/report.md, DIR/report.html (charts embedded, opens offline), DIR/charts/NAME.{png,svg} and\n"
       "DIR/verdicts.json (every claim of harness/report/claims.json with the verdict computed from the results).\n"
       "The same results give byte-identical files.\n\n"
+      "--scaling FILE: the scaling claims, the scaling chart and tables read FILE (a run or a merge) instead of\n"
+      "RESULTS; each scaling figure names the machine (cpu, cores, date) it came from. FILE must have a thread\n"
+      "sweep on a machine with at least the cores the scaling claims need, else exit 2.\n\n"
       "The files are built in DIR/.report.tmp.PID.XXXXXX and renamed into place (report.html last), so a failure\n"
       "leaves DIR as it was.\n\n"
       "Exit status: 0 written, 1 internal error (ALLOCLAB_DEBUG=1 prints the traceback), 2 bad input (unreadable or\n"
@@ -84,6 +93,7 @@ void add_report_command(CLI::App& app, Context& ctx) {
     ctx.action = [a] {
       try {
         run::Results::read(a->input);
+        if (!a->scaling.empty()) run::Results::read(a->scaling);
       } catch (const run::ResultsError& e) {
         std::cerr << "alloclab: " << e.what() << '\n';
         return kExitBadInput;
@@ -95,7 +105,9 @@ void add_report_command(CLI::App& app, Context& ctx) {
         std::cerr << "alloclab report: " << script.string() << " not found (set ALLOCLAB_REPORT_DIR)\n";
         return kExitMissingDependency;
       }
-      return run_script({python(), script.string(), a->input, "-o", out});
+      std::vector<std::string> args = {python(), script.string(), a->input, "-o", out};
+      if (!a->scaling.empty()) args.insert(args.end(), {"--scaling", a->scaling});
+      return run_script(args);
     };
   });
 }

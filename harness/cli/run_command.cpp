@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 
@@ -12,6 +11,7 @@
 #include "harness/cli/cli.hpp"
 #include "harness/run/results.hpp"
 #include "harness/run/runner.hpp"
+#include "harness/run/shard_auto.hpp"
 #include "workloads/models/model.hpp"
 #include "workloads/trace_file.hpp"
 
@@ -29,6 +29,7 @@ struct RunArgs {
   std::uint32_t requests = 0;
   std::string touch = "pages";
   std::string count = "time";
+  std::string scaling = "weak";
   std::uint32_t sample = 16;
   double timeout_s = 120;
   std::string memory_limit;
@@ -189,18 +190,21 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
   c.reps = a.reps ? a.reps : counting ? 1 : suite->reps;
   c.seed = a.seed;
   c.touch = a.touch;
+  c.scaling = a.scaling;
   c.sample_one_in = a.sample;
   c.timeout_seconds = a.timeout_s;
   if (!a.memory_limit.empty()) c.memory_limit_bytes = parse_size(a.memory_limit);
   else c.memory_limit_bytes = counting ? 0 : default_memory_limit();
   if (auto why = c.problem(); !why.empty()) throw SpecError(why);
 
-  unsigned k = 0, n = 0;
-  char tail = 0;
-  if (std::sscanf(a.shard.c_str(), "%u/%u%c", &k, &n, &tail) != 2 || n == 0 || k == 0 || k > n)
-    throw SpecError("--shard: '" + a.shard + "' is not K/N with 1 <= K <= N");
-  o.shard_index = k;
-  o.shard_count = n;
+  run::ShardSlice shard;
+  try {
+    shard = run::parse_shard(a.shard);
+  } catch (const run::ShardError& e) {
+    throw SpecError(e.what());
+  }
+  o.shard_index = shard.index;
+  o.shard_count = shard.count;
   o.output = a.output;
   o.resume = a.resume;
   o.force = a.force;
@@ -215,6 +219,9 @@ int run_command(Context& ctx, const RunArgs& a) {
     auto mine = run::shard_cells(all, o.shard_index, o.shard_count);
     std::cout << o.config.to_json().dump(2) << '\n'
               << mine.size() << " cells (of " << all.size() << " in the whole run)\n";
+    // --shard auto: which engine's variable gave the slice (the same environment, so the same answer).
+    if (auto source = run::parse_shard(a.shard).source; !source.empty())
+      std::cout << "shard " << o.shard_index << "/" << o.shard_count << " from " << source << '\n';
     return kExitOk;
   }
   try {
@@ -250,8 +257,17 @@ void add_run_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--seed", a->seed, "Seed for the traces, the cell order and the sampled ops")
       ->check(uint64_digits())
       ->capture_default_str();
-  cmd->add_option("--requests", a->requests, "Requests per model trace (default: the model's, scaled by the suite)")
+  cmd->add_option("--requests", a->requests,
+                  "Requests per model trace at one thread (default: the model's, scaled by the suite); weak scaling "
+                  "multiplies them and the connections by the thread count")
       ->check(CLI::Range(1u, 100000000u));
+  cmd->add_option("--scaling", a->scaling,
+                  "How a thread sweep splits the work. weak: the trace for T threads has T times the requests and "
+                  "connections of the 1-thread trace, so every thread has the same work and throughput should grow "
+                  "with T. strong: the same requests split over T threads (load imbalance and the slowest thread "
+                  "then shape the curve)")
+      ->check(CLI::IsMember({"weak", "strong"}))
+      ->capture_default_str();
   cmd->add_option("--touch", a->touch,
                   "How replay writes allocated blocks: pages (64 bytes and one byte per further page, so every page a "
                   "server fills is resident and RSS is the footprint), all (every byte), first (64 bytes), none")
@@ -279,8 +295,13 @@ void add_run_command(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   cmd->add_flag("--resume", a->resume, "Continue the results file, skipping the cells it holds");
   cmd->add_flag("--force", a->force, "Overwrite an existing results file");
-  cmd->add_option("--shard", a->shard, "Run slice K of N of the cells (alloclab merge joins the slices)")
-      ->type_name("K/N");
+  cmd->add_option("--shard", a->shard,
+                  "Run slice K of N of the cells (alloclab merge joins the slices). auto takes the slice from the "
+                  "engine running this process: a Slurm job array (SLURM_ARRAY_TASK_ID, mapped onto 1..N through "
+                  "SLURM_ARRAY_TASK_MIN and _STEP; N is SLURM_ARRAY_TASK_COUNT), a Kubernetes Indexed Job "
+                  "(JOB_COMPLETION_INDEX, 0-based) or GNU parallel (PARALLEL_SEQ, 1-based); auto/N gives N, which "
+                  "Kubernetes and GNU parallel need. Exactly one engine's variable must be set")
+      ->type_name("K/N|auto[/N]");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
   cmd->add_flag("--dry-run", a->dry_run, "Print the configuration and the cell count; run nothing");
   cmd->footer(

@@ -21,6 +21,9 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
+from data import Data  # noqa: E402
+from scaling_metrics import figures  # noqa: E402
+
 CHARTS_DIR = "charts"
 DPI = 100
 MIB = 1024.0 * 1024.0
@@ -224,14 +227,15 @@ def series_rss_timeline(results):
     return {"workload": w, "reps": sorted({c["rep"] for c in cells.values()}), "live": live, "lines": lines}
 
 
-def series_scaling(results):
-    """[(workload, [(backend, [(threads, ops per second)])])] from the file's scaling section."""
-    groups = {}
-    for s in results.get("scaling", []):
-        pts = sorted((p["threads"], p["ops_per_second"]) for p in s["points"] if p.get("ops_per_second") is not None)
-        if pts:
-            groups.setdefault(s["workload"], {})[s["backend"]] = pts
-    return ordered(results, groups)
+def series_scaling(data):
+    """[(series name, kind, [(backend, [(threads, Mops/s, efficiency, contention factor)])])] from a Data view
+    (scaling_metrics.figures): null first, its contention its own per-op growth."""
+    out = []
+    for s, rows in figures(data):
+        lines = [(b, [(t, p["throughput"] / 1e6, p["efficiency"], p["contention"]) for t, p in sorted(pts.items())])
+                 for b, pts in rows.items()]
+        out.append((s.name, s.kind, lines))
+    return out
 
 
 def series_tradeoff(results):
@@ -491,33 +495,62 @@ def draw_rss_timeline(series, styles):
                  "memory (floor_rss_bytes - baseline_rss_bytes). n = 1 run per line.")
 
 
-def draw_scaling(series, styles, cores):
-    fig, axes = grid(len(series), 3, 13, 3.4)
+NULL_LINE = {"color": "black", "linestyle": "--", "linewidth": 1.6, "marker": "x", "markersize": 5}
+SCALING_ROWS = (("throughput", "million ops per second", 1), ("efficiency", "efficiency (1 = linear)", 2),
+                ("contention", "contention factor (1 = none)", 3))
+
+
+def draw_scaling(series, styles, cores, where):
+    """Three rows per series: throughput, efficiency and contention factor against threads, null dashed black."""
+    ncols = len(series)
+    fig, axes = plt.subplots(3, ncols, figsize=(max(6.0, 3.3 * ncols + 2.0), 9.0), squeeze=False)
     backends = []
-    threads = sorted({t for _, rows in series for _, pts in rows for t, _ in pts})
-    for ax, (w, rows) in zip(axes, series):
-        for b, pts in rows:
-            backends += [b] if b not in backends else []
-            ax.plot([t for t, _ in pts], [v / 1e6 for _, v in pts], markersize=4, linewidth=1, **styles(b))
-        ax.set_xscale("log", base=2)
-        ticks = sorted(set(threads) | ({cores} if cores else set()))
-        ax.set_xticks(ticks)
-        ax.set_xticklabels([str(t) for t in ticks])
-        ax.minorticks_off()
-        ax.set_xlim(min(ticks) / 1.3, max(ticks) * 1.3)
-        ax.set_ylim(bottom=0)
-        if cores:
-            ax.axvline(cores, color="black", linestyle=":", linewidth=1)
-            ax.text(cores, 0.02, f" {cores} cores", transform=ax.get_xaxis_transform(), fontsize=8, va="bottom")
-        ax.set_title(w)
-        ax.set_xlabel("threads")
-    for ax in axes[::min(3, len(axes))]:
-        ax.set_ylabel("million ops per second")
-    legend_right(fig, styles.handles(backends), 0.84)
-    fig.subplots_adjust(hspace=0.45)
-    return fig, ("Throughput (median replay.ops_per_second over repetitions, from the file's scaling section) against "
-                 "thread count per backend and workload; each thread count replays the same requests split over its "
-                 f"threads. The dotted line marks the {cores} usable cores.")
+    threads = sorted({t for _, _, rows in series for _, pts in rows for t, *_ in pts})
+    ticks = sorted(set(threads) | ({cores} if cores and cores <= max(threads) * 2 else set()))
+    for col, (name, kind, rows) in enumerate(series):
+        for row, (key, label, index) in enumerate(SCALING_ROWS):
+            ax = axes[row][col]
+            for b, pts in rows:
+                xy = [(p[0], p[index]) for p in pts if p[index] is not None]
+                if not xy:
+                    continue
+                if b != "null" and b not in backends:
+                    backends.append(b)
+                style = NULL_LINE if b == "null" else {"markersize": 4, "linewidth": 1, **styles(b)}
+                ax.plot([x for x, _ in xy], [y for _, y in xy], **style)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(ticks)
+            ax.set_xticklabels([str(t) for t in ticks])
+            ax.minorticks_off()
+            ax.set_xlim(min(ticks) / 1.3, max(ticks) * 1.3)
+            if key == "throughput":
+                ax.set_ylim(bottom=0)
+                ax.set_title(f"{name} ({kind})")
+            else:
+                ax.axhline(1.0, color="0.5", linewidth=0.8)
+            if key == "efficiency":
+                ax.set_ylim(0, max(1.1, ax.get_ylim()[1]))
+            if cores:
+                ax.axvline(cores, color="black", linestyle=":", linewidth=1)
+            if row == 2:
+                ax.set_xlabel("threads")
+            if col == 0:
+                ax.set_ylabel(label)
+    if cores:
+        axes[0][0].text(cores, 0.02, f" {cores} cores", transform=axes[0][0].get_xaxis_transform(), fontsize=8,
+                        va="bottom")
+    handles = [Line2D([], [], label="null (the harness)", **NULL_LINE)] + styles.handles(backends)
+    legend_right(fig, handles, 1 - 2.0 / fig.get_figwidth())
+    fig.subplots_adjust(hspace=0.35, wspace=0.3)
+    kinds = sorted({k for _, k, _ in series})
+    words = {"weak": "weak scaling (T threads replay T times the requests: each thread the same work)",
+             "strong": "strong scaling (the same requests split over T threads)",
+             "mixed": "traces whose work neither grows with T nor stays the same"}
+    return fig, (f"Measured on {where}; {', '.join(words[k] for k in kinds)}. Per backend and workload, median over "
+                 "repetitions: throughput (replay.ops ÷ busy_seconds), efficiency (throughput at T ÷ T × at 1 "
+                 "thread) and contention factor (net allocator ns per op at T ÷ at 1, the null backend's per-op cost "
+                 "subtracted). The dashed black line is the null backend, the harness alone: its efficiency, and "
+                 f"its own per-op growth in the bottom row. The dotted line marks the {cores} usable cores.")
 
 
 def draw_tradeoff(series, styles):
@@ -597,11 +630,14 @@ def chart_rss_timeline(results, styles):
     return draw_rss_timeline(s, styles)
 
 
-def chart_scaling(results, styles):
-    s = series_scaling(results)
-    if len({t for _, rows in s for _, pts in rows for t, _ in pts}) < 2:
+def chart_scaling(results, styles, scaling=None):
+    data = scaling if scaling is not None else Data(results)
+    known = backend_order(results)
+    styles = Styles({"config": {"backends": known + [b for b in data.backends if b not in known]}, "cells": []})
+    s = series_scaling(data)
+    if not s:
         return "only one thread count in this run"
-    return draw_scaling(s, styles, int((results.get("context") or {}).get("cores") or 0))
+    return draw_scaling(s, styles, data.cores, data.machine_words())
 
 
 def chart_tradeoff(results, styles):
@@ -615,7 +651,7 @@ CHARTS = (
     ("relative", "Allocator time relative to glibc", chart_relative),
     ("memory", "Memory footprint against the ideal", chart_memory),
     ("rss_timeline", "RSS over time on the long-running workload", chart_rss_timeline),
-    ("scaling", "Throughput against threads", chart_scaling),
+    ("scaling", "Scaling with threads: throughput, efficiency, contention", chart_scaling),
     ("tradeoff", "Memory against speed", chart_tradeoff),
 )
 
@@ -633,15 +669,16 @@ def save(fig, folder, name):
                 tmp.unlink()
 
 
-def render(results, outdir):
-    """Draws every chart into outdir/charts; returns [{name, title, caption, png, svg} or {name, title, skipped}]."""
+def render(results, outdir, scaling=None):
+    """Draws every chart into outdir/charts; returns [{name, title, caption, png, svg} or {name, title, skipped}].
+    The scaling chart reads `scaling` (a Data view: the machine the scaling claims read) when given."""
     folder = pathlib.Path(outdir) / CHARTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     styles = Styles(results)
     out = []
     with plt.rc_context(RC):
         for name, title, chart in CHARTS:
-            drawn = chart(results, styles)
+            drawn = chart(results, styles, scaling) if name == "scaling" else chart(results, styles)
             if isinstance(drawn, str):
                 # A chart an earlier render left here would contradict the report: remove it.
                 for ext in ("png", "svg"):

@@ -1,4 +1,4 @@
-"""Rankings, scaling, and counts: figures of the traces themselves and
+"""Rankings and counts: figures of the traces themselves and
 strategies' own counters, each claim's basis saying which."""
 
 from statistics import median
@@ -35,39 +35,6 @@ def m_ranking(data, p):
         except Missing as e:
             detail += f"; on {p['also'].get('what', 'other workloads')}: {e}"
     return Measure(order, "", detail)
-
-
-def _scaling_points(data, b):
-    out = {}
-    for w in _workloads(data, {}):
-        pts = [x for x in data.scaling(b, w) if x.get("speedup") is not None and not x.get("oversubscribed")]
-        if pts:
-            out[w] = max(pts, key=lambda x: x["threads"])
-    return out
-
-
-def m_scaling(data, p):
-    """Parallel efficiency (speedup ÷ threads) at the most threads that fit the cores."""
-    b = p["backend"]
-    _need(data, b)
-    top = {w: x for w, x in _scaling_points(data, b).items() if x["threads"] > 1}
-    if not top:
-        raise Missing("no thread count above 1 within the machine's cores")
-    per = {w: x["efficiency"] for w, x in top.items()}
-    t = max(x["threads"] for x in top.values())
-    return Measure(median(per.values()), "", f"{b}: efficiency at {t} threads, median over workloads "
-                                             f"({_spread(per)})", per)
-
-
-def m_scaling_compare(data, p):
-    """Speedup of a over b at the most threads that fit, in percent."""
-    a, b = p["a"], p["b"]
-    _need(data, a, b)
-    ta, tb = _scaling_points(data, a), _scaling_points(data, b)
-    per = {w: (ta[w]["speedup"] / tb[w]["speedup"] - 1.0) * 100.0
-           for w in ta if w in tb and tb[w]["speedup"] and ta[w]["threads"] > 1}
-    v = _aggregate(per, f"scaling points for both {a} and {b}")
-    return Measure(v, "%", f"{a} speedup ÷ {b} speedup − 1, median over workloads ({_spread(per)})", per)
 
 
 def m_workload(data, p):

@@ -4,13 +4,63 @@ cells themselves; nothing here measures anything.
 
 A view can be a bootstrap resample (Data.resample): every backend x
 workload x threads group draws its ok repetitions with replacement, once per
-view, so the ledger can put a 95% interval on any figure it derives."""
+view, so the ledger can put a 95% interval on any figure it derives.
+
+A view holds the cells of one machine. A file merged from several machines
+(`alloclab merge --allow-machines`) lists their contexts (`context`, then
+`context.other_machines`) and every cell names its own (`"machine": k`,
+results/SCHEMA.md); cells are pooled only with cells of the same machine
+identity (MACHINE_KEYS), never across machines."""
 
 from statistics import median
 
 
 class ResultsError(Exception):
     pass
+
+
+# The context keys that tell one machine from another (harness/run/merge.cpp's identity).
+MACHINE_KEYS = ("cpu_model", "cores", "memory_bytes", "kernel", "machine")
+
+
+def machine_contexts(results):
+    """The file's contexts in its machine numbering: 0 is `context`, k is `context.other_machines[k-1]`."""
+    first = {k: v for k, v in results["context"].items() if k != "other_machines"}
+    others = results["context"].get("other_machines") or []
+    if not isinstance(others, list) or not all(isinstance(c, dict) for c in others):
+        raise ResultsError("context.other_machines is not an array of objects")
+    return [first] + list(others)
+
+
+def machine_identity(context):
+    return tuple(context.get(k) for k in MACHINE_KEYS)
+
+
+def machine_words(context, source=None):
+    """"Intel Xeon, 16 cores, 2026-11-29 (weak.json)": which machine a figure came from."""
+    date = str(context.get("date") or "?")[:10]
+    text = f"{context.get('cpu_model', '?')}, {context.get('cores', '?')} cores, {date}"
+    return f"{text} ({source})" if source else text
+
+
+def cell_machines(results):
+    """Each cell's index into machine_contexts. A cell without "machine" is the context's, unless the file's
+    contexts are several machines: then nothing says which measured it, and the file is refused."""
+    contexts = machine_contexts(results)
+    mixed = len({machine_identity(c) for c in contexts}) > 1
+    out = []
+    for i, c in enumerate(results["cells"]):
+        m = c.get("machine") if isinstance(c, dict) else None
+        if m is None:
+            if mixed:
+                raise ResultsError(f"cells[{i}] does not say which of the file's {len(contexts)} machines measured "
+                                   "it (merged before cells recorded their machine: merge again with "
+                                   "--allow-machines)")
+            m = 0
+        if not isinstance(m, int) or isinstance(m, bool) or not 0 <= m < len(contexts):
+            raise ResultsError(f"cells[{i}].machine is {m!r}, not an index of the file's {len(contexts)} contexts")
+        out.append(m)
+    return out
 
 
 def check_format(results):
@@ -84,7 +134,9 @@ class Data:
     # default size (claim experiments and scaled copies are read by name).
     DEFAULT_MODELS = ("http1-static", "http-api", "http-upload", "proxy", "long-running")
 
-    def __init__(self, results, _parent=None, _rng=None):
+    def __init__(self, results, _parent=None, _rng=None, machine=0, source=None):
+        """The cells of machine `machine` (an index of machine_contexts) and of every context with its identity;
+        `source` names the file in machine_words."""
         if _parent is not None:
             self.__dict__.update(_parent.__dict__)
             self._rng = _rng
@@ -93,12 +145,22 @@ class Data:
             return
         check_format(results)
         self.results = results
-        self.context = results["context"]
+        contexts = machine_contexts(results)
+        if not 0 <= machine < len(contexts):
+            raise ResultsError(f"no machine {machine} in the file")
+        self.machine = machine
+        self.source = source
+        self.context = contexts[machine]
+        identity = machine_identity(self.context)
+        mine = {k for k, c in enumerate(contexts) if machine_identity(c) == identity}
+        of = cell_machines(results)
+        self.cells = [c for c, m in zip(results["cells"], of) if m in mine]
+        self.other_machine_cells = len(results["cells"]) - len(self.cells)
         self.config = results["config"]
         self.backends = list(self.config.get("backends") or [])
         self.cores = int(self.context.get("cores") or 0)
         self._groups = {}
-        for c in results["cells"]:
+        for c in self.cells:
             if c.get("status") != "ok" or not isinstance(c.get("replay"), dict):
                 continue
             g = self._groups.setdefault((c["backend"], c["workload"], c["threads"]), _Group())
@@ -113,6 +175,19 @@ class Data:
         self._rng = None
         self._picks = {}
         self.touched = set()     # groups a metric read (for the ledger: how many repetitions each had)
+
+    def machine_words(self):
+        return machine_words(self.context, self.source)
+
+    def own_results(self):
+        """The file as if it held only this machine's cells (for the charts, which read a results document)."""
+        if not self.other_machine_cells:
+            return self.results
+        out = dict(self.results)
+        out["context"], out["cells"] = self.context, self.cells
+        ids = {c.get("id") for c in self.cells}
+        out["failures"] = [f for f in self.results.get("failures") or [] if f.get("id") in ids]
+        return out
 
     # ---- resampling ---------------------------------------------------------
 
@@ -177,20 +252,6 @@ class Data:
             v = self.ns_per_op(backend, w, threads)
             if v is not None:
                 out[w] = v
-        return out
-
-    def scaling(self, backend, workload):
-        """[{threads, ops_per_second, speedup, efficiency, oversubscribed}] from the median throughput."""
-        tp = {t: self.metric(backend, workload, t, "ops_per_second") for t in self.thread_counts}
-        one = tp.get(1)
-        out = []
-        for t, v in sorted(tp.items()):
-            if v is None:
-                continue
-            sp = v / one if one else None
-            out.append({"threads": t, "ops_per_second": v, "speedup": sp,
-                        "efficiency": sp / t if sp is not None else None,
-                        "oversubscribed": bool(self.cores) and t > self.cores})
         return out
 
     def workload_info(self, workload, threads=1):

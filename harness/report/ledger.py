@@ -23,6 +23,7 @@ import zlib
 from dataclasses import dataclass
 
 from metrics import METRICS, Missing, fmt
+from scaling_metrics import SCALING_KINDS
 
 RESAMPLES = 400
 LEVEL = 0.95
@@ -119,6 +120,7 @@ class Verdict:
     reason: str = ""              # for inconclusive
     interval: tuple = None        # (lo, hi) at LEVEL, or None
     reps: int = 0                 # the fewest repetitions among the groups the figure read
+    machine: object = None        # the Data view the figure was read from (its context, its file)
 
 
 def _rng(claim):
@@ -145,10 +147,12 @@ def evaluate(claim, data):
     try:
         m = fn(data, metric)
     except Missing as e:
-        return Verdict(claim, "inconclusive", "n/a", None, rule_words(rule, rule.get("unit", "")), "", basis, str(e))
+        v = Verdict(claim, "inconclusive", "n/a", None, rule_words(rule, rule.get("unit", "")), "", basis, str(e))
+        v.machine = data
+        return v
     unit = rule.get("unit", m.unit)
     reps = min((data.reps(*k) for k in data.touched), default=0)
-    v = Verdict(claim, "inconclusive", "", m.value, "", m.detail, basis, reps=reps)
+    v = Verdict(claim, "inconclusive", "", m.value, "", m.detail, basis, reps=reps, machine=data)
 
     if "order" in rule:
         v.rule = rule_words(rule)
@@ -213,5 +217,11 @@ def evaluate(claim, data):
     return v
 
 
-def evaluate_all(claims, data):
-    return [evaluate(c, data) for c in claims]
+def is_scaling(claim):
+    return (claim.get("metric") or {}).get("kind") in SCALING_KINDS
+
+
+def evaluate_all(claims, data, scaling=None):
+    """Every claim's verdict; the scaling claims read `scaling` (a view of a machine with enough cores, maybe
+    another file's) when given, every other claim `data`."""
+    return [evaluate(c, scaling if scaling is not None and is_scaling(c) else data) for c in claims]

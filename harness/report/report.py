@@ -2,7 +2,16 @@
 DIR/report.html (charts embedded), DIR/charts/*.png|svg and DIR/verdicts.json
 (the claims ledger with every verdict computed from the results).
 
-Usage: report.py RESULTS.json -o DIR [--claims claims.json]
+Usage: report.py RESULTS.json -o DIR [--scaling MANYCORE.json] [--claims claims.json]
+
+The scaling claims, the scaling chart and the scaling tables read one
+machine's thread sweep: --scaling's file when given (the machine in it with
+the most cores; a file with fewer cores than the scaling claims' min_cores,
+or with no thread sweep, is bad input: it was named to test them and
+cannot), else the results file's machine with the most cores that has a
+sweep. Every other figure reads the results file's first machine
+(`context`); cells of other machines in a merged file are never pooled with
+it. Each verdict names the machine and file its figure came from.
 Exit status: 0 written; 1 an internal error (ALLOCLAB_DEBUG=1 prints the
 traceback); 2 bad input (unreadable or malformed results or claims) or DIR
 cannot take the report (not a directory, not writable, full); 4 a missing
@@ -37,8 +46,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from data import Data, ResultsError, check_format  # noqa: E402
-from ledger import LEVEL, RESAMPLES, evaluate_all  # noqa: E402
+from data import Data, ResultsError, check_format, machine_contexts, machine_identity  # noqa: E402
+from ledger import LEVEL, RESAMPLES, evaluate_all, is_scaling  # noqa: E402
+from scaling_metrics import series  # noqa: E402
 from tables import all_tables  # noqa: E402
 
 EXIT_INTERNAL = 1
@@ -191,9 +201,47 @@ def read_results(path):
     try:
         check_format(results)
         check_shape(results)
-        return results, Data(results)
+        return results, Data(results, source=Path(path).name)
     except Exception as e:  # noqa: BLE001
         raise Refusal(EXIT_BAD_INPUT, f"{path}: malformed results: {describe(e)}")
+
+
+def machine_views(results, path):
+    """A Data view per machine identity in the file, in machine order."""
+    seen, out = set(), []
+    for k, c in enumerate(machine_contexts(results)):
+        if machine_identity(c) not in seen:
+            seen.add(machine_identity(c))
+            out.append(Data(results, machine=k, source=Path(path).name))
+    return out
+
+
+def sweeps(views):
+    """The views with a thread sweep, the most cores first (ties: machine order)."""
+    with_sweep = [v for v in views if series(v)]
+    return sorted(with_sweep, key=lambda v: -v.cores)
+
+
+def scaling_view(results, path, claims, scaling_path=None):
+    """The Data view the scaling claims, chart and tables read (report.py's docstring says which)."""
+    if scaling_path is None:
+        found = sweeps(machine_views(results, path))
+        # None: the results file's own first machine, the one every other figure reads.
+        return found[0] if found and found[0].machine != 0 else None
+    other, _ = read_results(scaling_path)
+    try:
+        found = sweeps(machine_views(other, scaling_path))
+    except ResultsError as e:
+        raise Refusal(EXIT_BAD_INPUT, f"{scaling_path}: malformed results: {describe(e)}")
+    if not found:
+        raise Refusal(EXIT_BAD_INPUT, f"{scaling_path}: no thread sweep (a workload at 1 thread and at more) to "
+                                      "take the scaling claims from")
+    need = max((c["rule"].get("min_cores") or 0 for c in claims if is_scaling(c) and isinstance(c.get("rule"), dict)),
+               default=0)
+    if found[0].cores < need:
+        raise Refusal(EXIT_BAD_INPUT, f"{scaling_path}: measured on {found[0].cores} cores; the scaling claims need "
+                                      f"at least {need}")
+    return found[0]
 
 
 def read_claims(path):
@@ -369,14 +417,28 @@ def context_lines(data):
 
 
 def timer_floor(data):
-    vals = sorted(c["replay"]["clock"]["resolution_ns"] for c in data.results["cells"]
+    vals = sorted(c["replay"]["clock"]["resolution_ns"] for c in data.cells
                   if c["status"] == "ok" and "clock" in c.get("replay", {}))
     return vals[len(vals) // 2] if vals else None
 
 
-def build(data, verdicts, tables, charts):
+def scaling_lines(data, scaling):
+    lines = []
+    if data.other_machine_cells:
+        lines.append(f"{data.other_machine_cells} cells of this file were measured on other machines "
+                     f"({len(machine_contexts(data.results)) - 1} other contexts); they are not pooled with this "
+                     "machine's, and only the scaling figures may read one of them (below).")
+    if scaling is not None and scaling is not data:
+        kinds = sorted({s.kind for s in series(scaling)})
+        lines.append(f"Scaling figures (the scaling claims, the scaling chart and tables) come from "
+                     f"{scaling.machine_words()}: {scaling.context.get('cores', '?')} usable cores, "
+                     f"{' and '.join(kinds)} scaling, {len(scaling.cells)} cells.")
+    return lines
+
+
+def build(data, verdicts, tables, charts, scaling=None):
     blocks = [("h", 1, "alloclab report")]
-    blocks += [("p", line) for line in context_lines(data)]
+    blocks += [("p", line) for line in context_lines(data) + scaling_lines(data, scaling)]
     floor = timer_floor(data)
     if floor is not None:
         blocks.append(("p", f"Timer: a single timed op reads as 0 below {floor:.1f} ns (the clock's resolution); "
@@ -397,9 +459,9 @@ def build(data, verdicts, tables, charts):
         c = v.claim
         why = v.rule + (f"; inconclusive: {v.reason}" if v.reason else "")
         rows.append([c["id"], c["claim"], f"{c['source']} § {c['section']}", v.measured, v.verdict.upper(),
-                     why, v.basis, v.detail])
+                     why, v.basis, v.detail, v.machine.machine_words() if v.machine is not None else ""])
     blocks.append(("table", ["Claim", "Words", "Source", "Measured [95% interval]", "Verdict", "Rule / reason",
-                             "Basis: what the figure counts", "This run"], rows))
+                             "Basis: what the figure counts", "This run", "Machine"], rows))
 
     blocks.append(("h", 2, "The document's comparisons, measured"))
     for t in tables:
@@ -485,18 +547,27 @@ def verdicts_json(verdicts):
                           "claim": v.claim["claim"], "verdict": v.verdict, "measured": v.measured,
                           "value": v.value, "interval": list(v.interval) if v.interval else None,
                           "level": LEVEL, "fewest_reps": v.reps, "rule": v.rule, "basis": v.basis,
-                          "how": v.detail, "reason": v.reason}
+                          "how": v.detail, "reason": v.reason, "machine": machine_json(v.machine)}
                          for v in verdicts]}
 
 
-def draw_report(folder: Path, results, data, claims):
+def machine_json(data):
+    """Which machine and file a verdict's figure came from."""
+    if data is None:
+        return None
+    c = data.context
+    return {"file": data.source, "cpu_model": c.get("cpu_model"), "cores": c.get("cores"), "date": c.get("date"),
+            "kernel": c.get("kernel"), "memory_bytes": c.get("memory_bytes")}
+
+
+def draw_report(folder: Path, results, data, claims, scaling=None):
     """Writes every output into folder; returns (verdicts, charts) for the summary line."""
     from charts import render
 
-    verdicts = evaluate_all(claims, data)
-    tables = all_tables(data)
-    charts = render(results, folder)
-    blocks = build(data, verdicts, tables, charts)
+    verdicts = evaluate_all(claims, data, scaling)
+    tables = all_tables(data, scaling)
+    charts = render(data.own_results(), folder, scaling if scaling is not None else data)
+    blocks = build(data, verdicts, tables, charts, scaling)
     write_file(folder / "verdicts.json",
                (json.dumps(verdicts_json(verdicts), indent=1, ensure_ascii=False) + "\n").encode())
     write_file(folder / "report.md", render_md(blocks).encode())
@@ -507,6 +578,7 @@ def draw_report(folder: Path, results, data, claims):
 def run(args):
     results, data = read_results(args.results)
     claims = read_claims(args.claims)
+    scaling = scaling_view(results, args.results, claims, args.scaling)
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -514,7 +586,7 @@ def run(args):
                                                "(Debian: apt-get install python3-matplotlib)")
     outdir = Path(args.output)
     try:
-        verdicts, charts = write_report(outdir, lambda folder: draw_report(folder, results, data, claims))
+        verdicts, charts = write_report(outdir, lambda folder: draw_report(folder, results, data, claims, scaling))
     except OSError as e:
         if e.errno not in WRITE_ERRNOS:
             raise
@@ -529,6 +601,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="alloclab report", description=__doc__.split("\n\n")[0])
     ap.add_argument("results")
     ap.add_argument("-o", "--output", required=True, help="output folder")
+    ap.add_argument("--scaling", help="results file the scaling claims, chart and tables read (a many-core machine)")
     ap.add_argument("--claims", default=str(HERE / "claims.json"))
     args = ap.parse_args(argv)
     try:

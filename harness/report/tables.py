@@ -6,7 +6,8 @@ the results through the ledger's metric functions."""
 from math import floor, log2
 from statistics import median
 
-from metrics import Missing, _workloads, fmt as _fmt, m_class_mean, m_ns_per_op, m_overhead, overhead_fit
+from metrics import Missing, fmt as _fmt, m_class_mean, m_ns_per_op, m_overhead, overhead_fit
+from scaling_metrics import KIND_WORDS, figures
 
 SEED = "seeds/001_10661c74ba267df0.txt"
 
@@ -82,24 +83,80 @@ def fragmentation_rankings(data):
                                   "its own figures put mimalloc lower; the claimed rank is the chart's order."}
 
 
+def _median_over_series(figs, b, t, key):
+    vals = [rows[b][t][key] for _, rows in figs if b in rows and t in rows[b] and rows[b][t][key] is not None]
+    return median(vals) if vals else None
+
+
+def _beside_null(v, null, unit=""):
+    """"0.612 (null 0.627)": a figure with the harness's own beside it."""
+    if v is None:
+        return "–"
+    return f"{_fmt(v)}{unit}" + (f" (null {_fmt(null)}{unit})" if null is not None else "")
+
+
+def _scaling_note(data, figs):
+    kinds = sorted({s.kind for s, _ in figs})
+    return (f"Measured on {data.machine_words()} ({'; '.join(KIND_WORDS[k] for k in kinds) or 'no thread sweep'}). "
+            "Efficiency: throughput (ops ÷ busy seconds) at T threads ÷ (T × at 1 thread); 1 is linear. Contention "
+            "factor: net allocator ns per op at T ÷ at 1 (net: the null backend's per-op cost on the same workload "
+            "and threads subtracted); 1 is none. Beside each, in brackets, the null backend's own figure (for "
+            "contention its per-op growth, not net): the harness's share. Thread counts above the machine's "
+            f"{data.cores} cores are oversubscribed.")
+
+
 def scalability(data):
+    """The document's scaling table; `data` is the view the scaling claims read (maybe a many-core file)."""
     rows = [("System malloc", "glibc", "contention bottleneck"), ("tcmalloc", "tcmalloc", "scales, then flattens"),
             ("jemalloc", "jemalloc", "scales, then flattens earlier"), ("mimalloc", "mimalloc", "near-linear")]
-    counts = [t for t in data.thread_counts]
+    figs = figures(data, [b for _, b, _ in rows])
+    counts = sorted({t for s, _ in figs for t in s.threads if t > 1})
     body = []
     for name, b, claim in rows:
         cells = []
         for t in counts:
-            sp = [p["speedup"] for w in _workloads(data, {}) for p in data.scaling(b, w)
-                  if p["threads"] == t and p.get("speedup") is not None]
-            over = t > data.cores
-            cells.append(("–" if not sp else f"{_fmt(median(sp))}×") + (" (over cores)" if over and sp else ""))
+            over = " (over cores)" if data.cores and t > data.cores else ""
+            e = _beside_null(_median_over_series(figs, b, t, "efficiency"),
+                             _median_over_series(figs, "null", t, "efficiency"))
+            c = _beside_null(_median_over_series(figs, b, t, "contention"),
+                             _median_over_series(figs, "null", t, "contention"), "×")
+            cells += [e + (over if e != "–" else ""), c]
         body.append([name, b, claim] + cells)
+    columns = ["Allocator", "Backend", "Claimed (1 to 32 threads)"]
+    for t in counts:
+        columns += [f"Efficiency at {t}", f"Contention at {t}"]
     return {"title": "Scalability with Thread Count", "source": f"{SEED}, Scalability with Thread Count",
-            "columns": ["Allocator", "Backend", "Claimed (1 to 32 threads)"] + [f"Speedup at {t}" for t in counts],
+            "columns": columns, "rows": body,
+            "note": "Median over series (" + ", ".join(s.name for s, _ in figs) + "). " + _scaling_note(data, figs)
+                    + " The document's curves reach 32 threads."}
+
+
+def scaling_by_series(data):
+    """Every backend's throughput, efficiency and contention factor per series and thread count, null's beside."""
+    figs = figures(data)
+    counts = sorted({t for s, _ in figs for t in s.threads})
+    body = []
+    for s, rows in figs:
+        null = rows.get("null", {})
+        for b, pts in rows.items():
+            row = [s.name, s.kind, b]
+            for t in counts:
+                p, n = pts.get(t), null.get(t, {}) if b != "null" else {}
+                if p is None:
+                    row.append("–")
+                    continue
+                text = _beside_null(p["throughput"] / 1e6, n.get("throughput") and n["throughput"] / 1e6, " Mops/s")
+                if t > 1:
+                    text += "; efficiency " + _beside_null(p["efficiency"], n.get("efficiency"))
+                    word = "per-op growth" if b == "null" else "contention"
+                    text += f"; {word} " + _beside_null(p["contention"], n.get("contention"), "×")
+                row.append(text)
+            body.append(row)
+    return {"title": "Scaling per workload and thread count", "source": "the thread sweep the scaling claims read",
+            "columns": ["Series", "Kind", "Backend"] + [f"{t} thread{'s' if t > 1 else ''}" for t in counts],
             "rows": body,
-            "note": f"Speedup: throughput at T threads ÷ at 1 thread, median over workloads. This machine has "
-                    f"{data.cores} usable cores; the document's curves reach 32 threads."}
+            "note": "Throughput in million ops per second (median over repetitions). The null backend's rows are "
+                    "the harness alone: its contention column is its own per-op growth. " + _scaling_note(data, figs)}
 
 
 def _stars(value, best):
@@ -180,6 +237,8 @@ def memory_by_size(data, model="http1-static"):
                     "allocators' own counters stay in the results as diagnostics."}
 
 
-def all_tables(data):
+def all_tables(data, scaling=None):
+    """The tables; the scaling ones read `scaling` (the view the scaling claims read) when given."""
+    scaling = data if scaling is None else scaling
     return [executive_summary(data), speed_rankings(data), fragmentation_rankings(data), memory_by_size(data),
-            scalability(data), tradeoff_matrix(data)]
+            scalability(scaling), scaling_by_series(scaling), tradeoff_matrix(data)]

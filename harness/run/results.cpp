@@ -166,8 +166,10 @@ std::string read_bounded(const std::string& path) {
 
 }  // namespace
 
-Results Results::read(const std::string& path) {
-  json doc = json::parse(read_bounded(path), nullptr, false);
+Results Results::read(const std::string& path) { return parse(read_bounded(path), path); }
+
+Results Results::parse(std::string_view text, const std::string& path) {
+  json doc = json::parse(text, nullptr, false);
   if (doc.is_discarded()) throw ResultsError(path + ": not JSON (a truncated or foreign file?)");
   if (!doc.is_object() || !doc.contains("format") || doc["format"] != kResultsFormat)
     throw ResultsError(path + ": not an alloclab results file (format is not \"" + kResultsFormat + "\")");
@@ -183,6 +185,8 @@ Results Results::read(const std::string& path) {
   // Files from before config.count counted time: read so, they compare
   // equal to a timed run's configuration (--resume, merge).
   if (!r.config.contains("count")) r.config["count"] = "time";
+  // Files from before config.scaling ran thread sweeps strong.
+  if (!r.config.contains("scaling")) r.config["scaling"] = "strong";
   r.workloads = doc.value("workloads", json::object());
   r.shard_index = doc.at("shard").at("index").get<std::uint32_t>();
   r.shard_count = doc.at("shard").at("count").get<std::uint32_t>();
@@ -246,18 +250,27 @@ json summaries(const std::vector<CellRecord>& cells) {
 }
 
 json scaling(const std::vector<CellRecord>& cells, unsigned cores) {
-  std::map<std::pair<std::string, std::string>, std::map<std::uint32_t, std::vector<double>>> by;
+  struct Point {
+    std::vector<double> ops_per_second, ns_per_op;
+  };
+  std::map<std::pair<std::string, std::string>, std::map<std::uint32_t, Point>> by;
   for (const auto& c : cells) {
-    auto it = c.metrics.find("ops_per_second");
-    if (c.status == "ok" && it != c.metrics.end()) by[{c.backend, c.workload}][c.threads].push_back(it->second);
+    auto tp = c.metrics.find("ops_per_second");
+    if (c.status != "ok" || tp == c.metrics.end()) continue;
+    Point& p = by[{c.backend, c.workload}][c.threads];
+    p.ops_per_second.push_back(tp->second);
+    auto secs = c.metrics.find("allocator_seconds"), ops = c.metrics.find("ops");
+    if (secs != c.metrics.end() && ops != c.metrics.end() && ops->second > 0)
+      p.ns_per_op.push_back(secs->second * 1e9 / ops->second);
   }
   json out = json::array();
   for (const auto& [key, per_threads] : by) {
     auto one = per_threads.find(1);
-    double base = one != per_threads.end() ? spread(one->second).median : 0;
+    double base = one != per_threads.end() ? spread(one->second.ops_per_second).median : 0;
+    double base_ns = one != per_threads.end() && !one->second.ns_per_op.empty() ? spread(one->second.ns_per_op).median : 0;
     json points = json::array();
     for (const auto& [t, v] : per_threads) {
-      double median = spread(v).median;
+      double median = spread(v.ops_per_second).median;
       json p = {{"threads", t}, {"ops_per_second", median}, {"oversubscribed", cores && t > cores}};
       if (base > 0) {
         p["speedup"] = median / base;
@@ -265,6 +278,12 @@ json scaling(const std::vector<CellRecord>& cells, unsigned cores) {
       } else {
         p["speedup"] = nullptr;
         p["efficiency"] = nullptr;
+      }
+      if (!v.ns_per_op.empty()) {
+        double ns = spread(v.ns_per_op).median;
+        p["ns_per_op"] = ns;
+        if (base_ns > 0) p["ns_per_op_growth"] = ns / base_ns;
+        else p["ns_per_op_growth"] = nullptr;
       }
       points.push_back(p);
     }

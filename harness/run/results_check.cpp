@@ -198,6 +198,10 @@ std::set<std::string> check_config(const At& c) {
   optional(c, "sample_one_in", [](const At& n) { n.whole(1, UINT32_MAX); });
   optional(c, "timeout_seconds", [](const At& n) { n.number(0, HUGE_VAL); });
   optional(c, "memory_limit_bytes", [](const At& n) { n.whole(); });
+  optional(c, "scaling", [](const At& s) {
+    std::string v = s.string();
+    if (v != "weak" && v != "strong") bad(s.path(), show(s.value()) + " is neither \"weak\" nor \"strong\"");
+  });
   optional(c, "count", [](const At& s) {
     std::string v = s.string();
     if (v != "time" && v != "instructions") bad(s.path(), show(s.value()) + " is neither \"time\" nor \"instructions\"");
@@ -278,7 +282,7 @@ void check_replay(const At& r) {
   optional(r, "allocator", check_allocator_counters);
 }
 
-void check_cell(const At& c, const std::set<std::string>& workloads, std::uint64_t reps) {
+void check_cell(const At& c, const std::set<std::string>& workloads, std::uint64_t reps, std::uint64_t machines) {
   c.object();
   std::string backend = c["backend"].name();
   std::string workload = c["workload"].name();
@@ -289,6 +293,9 @@ void check_cell(const At& c, const std::set<std::string>& workloads, std::uint64
   if (id != want) bad(c["id"].path(), show(c["id"].value()) + " is not the cell's coordinates (" + show(want) + ")");
   if (!workloads.empty() && !workloads.count(workload)) bad(c["workload"].path(), show(c["workload"].value()) + " is not a workload of the run's config");
   optional(c, "order", [](const At& v) { v.whole(0, kMaxCount); });
+  // Which machine measured it, in a merge of several: 0 is `context`, k is
+  // `context.other_machines[k - 1]`.
+  optional(c, "machine", [&](const At& v) { v.whole(0, machines - 1); });
   optional(c, "worker_seconds", [](const At& v) { v.number(0); });
   optional(c, "malloc", [](const At& m) {
     m.object();
@@ -346,8 +353,9 @@ void check_results_shape(const json& doc) {
     });
   });
   std::set<std::string> ids;
+  std::uint64_t machines = 1 + (d["context"].has("other_machines") ? d["context"]["other_machines"].size() : 0);
   d["cells"].each_item([&](const At& c) {
-    check_cell(c, workloads, reps);
+    check_cell(c, workloads, reps, machines);
     if (!ids.insert(c["id"].string()).second) bad(c["id"].path(), "cell " + show(c["id"].value()) + " appears twice");
   });
 }

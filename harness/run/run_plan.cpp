@@ -30,11 +30,12 @@ nlohmann::json RunConfig::to_json() const {
           {"reps", reps},         {"seed", seed},
           {"touch", touch},       {"sample_one_in", sample_one_in},
           {"timeout_seconds", timeout_seconds}, {"memory_limit_bytes", memory_limit_bytes},
-          {"count", count}};
+          {"count", count},       {"scaling", scaling}};
 }
 
 std::string RunConfig::problem() const {
   if (count != "time" && count != "instructions") return "count must be time or instructions, not '" + count + "'";
+  if (scaling != "weak" && scaling != "strong") return "scaling must be weak or strong, not '" + scaling + "'";
   if (!counts_instructions()) return "";
   // Callgrind runs one thread at a time: with several, what a cell counts
   // would depend on how they interleave (how long a wait spins).
@@ -79,6 +80,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   c.memory_limit_bytes = j.at("memory_limit_bytes").get<std::uint64_t>();
   c.count = j.value("count", "time");
   if (c.count != "time" && c.count != "instructions") throw std::invalid_argument("config.count: '" + c.count + "'");
+  c.scaling = j.value("scaling", "strong");
+  if (c.scaling != "weak" && c.scaling != "strong") throw std::invalid_argument("config.scaling: '" + c.scaling + "'");
   return c;
 }
 

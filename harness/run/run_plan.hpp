@@ -49,8 +49,15 @@ struct RunConfig {
   // "instructions" (the untimed replay counted by Callgrind: one thread, no
   // memory limit; harness/run/callgrind.hpp).
   std::string count = "time";
+  // How a thread sweep splits work: "weak" (a model's trace for T threads
+  // has T times the requests and connections of its 1-thread trace: every
+  // thread the same work, so throughput should grow with T) or "strong"
+  // (the same requests split over T threads). A file written before this
+  // key existed ran strong.
+  std::string scaling = "weak";
 
   bool counts_instructions() const { return count == "instructions"; }
+  bool weak_scaling() const { return scaling == "weak"; }
   // Why the configuration cannot run (one line), or "" when it can.
   std::string problem() const;
 

@@ -152,6 +152,7 @@ std::map<std::string, std::string> prepare_traces(const RunConfig& config, const
       p.requests = w.requests;
       p.threads = t;
       p.options = w.params;
+      if (config.weak_scaling()) p.copies = t;
       trace::Trace tr;
       try {
         tr = trace::generate(*model, p);

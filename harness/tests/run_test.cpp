@@ -502,6 +502,52 @@ TEST(Merge, RefusesACellTwiceAndFilesOfAnotherConfiguration) {
   EXPECT_FALSE(fs::exists(dir / "m.json"));
 }
 
+// Two shards of one run, the second as if measured on a 64-core machine:
+// merge refuses them, and with --allow-machines every cell names its machine.
+TEST(Merge, KeepsMachinesApartExplicitly) {
+  ScratchDir dir;
+  auto shard = [&](int k) { return dir / (std::to_string(k) + "-of-2.json"); };
+  for (int k = 1; k <= 2; ++k) {
+    auto o = test::alloclab(small_run("null", "1", 2, shard(k), {"--shard", std::to_string(k) + "/2"}));
+    ASSERT_TRUE(o.ok()) << o.describe();
+  }
+  json other = read_json(shard(2));
+  other["context"]["cores"] = 64;
+  other["context"]["cpu_model"] = "Another CPU";
+  {
+    std::ofstream out(shard(2), std::ios::binary | std::ios::trunc);
+    out << other.dump();
+  }
+  expect_bad_input(test::alloclab({"merge", "-o", dir / "m.json", shard(1), shard(2)}), "another machine");
+  EXPECT_FALSE(fs::exists(dir / "m.json"));
+
+  auto o = test::alloclab({"merge", "--allow-machines", "-o", dir / "m.json", shard(1), shard(2)});
+  ASSERT_TRUE(o.ok()) << o.describe();
+  json merged = read_json(dir / "m.json");
+  ASSERT_EQ(merged["context"]["other_machines"].size(), 1u);
+  EXPECT_EQ(merged["context"]["other_machines"][0]["cores"], 64);
+  EXPECT_EQ(merged["context"].value("cpu_model", ""), read_json(shard(1))["context"].value("cpu_model", ""));
+  for (int k = 1; k <= 2; ++k) {
+    for (const auto& c : read_json(shard(k))["cells"]) {
+      const json* m = find_cell(merged, c["id"]);
+      ASSERT_NE(m, nullptr) << c["id"];
+      EXPECT_EQ((*m)["machine"], k - 1) << c["id"];
+      json without = *m;
+      without.erase("machine");
+      EXPECT_EQ(without, c);
+    }
+  }
+  // The merged file keeps its machines through another merge, which needs the flag again.
+  expect_bad_input(test::alloclab({"merge", "-o", dir / "again.json", dir / "m.json"}), "another machine");
+  ASSERT_TRUE(test::alloclab({"merge", "--allow-machines", "-o", dir / "again.json", dir / "m.json"}).ok());
+  json again = read_json(dir / "again.json");
+  EXPECT_EQ(again["context"]["other_machines"], merged["context"]["other_machines"]);
+  EXPECT_EQ(again["cells"], merged["cells"]);
+  // Shards of one machine carry no machine numbers.
+  ASSERT_TRUE(test::alloclab({"merge", "-o", dir / "one.json", shard(1)}).ok());
+  for (const auto& c : read_json(dir / "one.json")["cells"]) EXPECT_FALSE(c.contains("machine")) << c["id"];
+}
+
 TEST(Run, ResumeAndOverwriteRules) {
   ScratchDir dir;
   std::string out = dir / "r.json";

@@ -22,6 +22,11 @@ struct ModelParams {
   // Model-specific options ("n" -> "64"), from a workload spec's KEY=VALUE
   // list; generate() refuses keys the model does not name.
   std::map<std::string, std::string> options;
+  // Copies of the traffic: requests and connections are multiplied by this
+  // after defaults, `scale` and `connections=` apply. A weak-scaling sweep
+  // sets it to the thread count, so each thread gets the 1-thread trace's
+  // work.
+  std::uint32_t copies = 1;
 
   // The option as a number in [lo, hi], or `fallback` when absent;
   // std::invalid_argument naming the key otherwise.

@@ -98,6 +98,11 @@ Trace generate(const Model& m, ModelParams p) {
   }
   if (p.options.count("connections"))
     p.connections = static_cast<std::uint32_t>(p.option("connections", 0, 1, kMaxConnections));
+  if (p.copies > 1) {
+    p.requests = static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{p.requests} * p.copies, kMaxRequests + 1ULL));
+    p.connections =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(std::uint64_t{p.connections} * p.copies, kMaxConnections + 1ULL));
+  }
   // Bounds that keep slot, scope and edge ids well within 32 bits (a
   // request opens at most a few scopes and leaves at most a few slots).
   if (p.requests > kMaxRequests)

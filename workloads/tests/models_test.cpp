@@ -363,6 +363,126 @@ TEST(Proxy, WorkersFreeWhatTheIoThreadAllocates) {
 
 namespace {
 
+// Who allocates the proxy's buffers (the unscoped blocks) and who frees
+// them.
+struct BufferFlow : NoObserver {
+  std::vector<std::uint64_t> allocs;       // per thread: buffers allocated
+  std::uint64_t frees = 0, same_thread = 0;  // buffer frees; of them, on the allocating thread
+  explicit BufferFlow(std::uint32_t threads) : allocs(threads, 0) {}
+  void on_alloc(std::uint32_t th, const Op& op, const SlotState&, std::uint64_t) {
+    if (op.c == kNoScope) ++allocs[th];
+  }
+  void on_free(std::uint32_t th, const Op& op, const SlotState& s, std::uint64_t) {
+    if (op.kind != OpKind::free || s.scope != kNoScope) return;  // not a pool block freed early
+    ++frees;
+    same_thread += th == s.alloc_thread;
+  }
+  std::uint32_t producers() const {
+    return static_cast<std::uint32_t>(std::count_if(allocs.begin(), allocs.end(), [](auto n) { return n > 0; }));
+  }
+};
+
+BufferFlow buffer_flow(const Trace& t) {
+  BufferFlow f(static_cast<std::uint32_t>(t.threads.size()));
+  Walker w(t);
+  w.run(f);
+  return f;
+}
+
+Trace make_proxy(std::uint32_t threads, std::map<std::string, std::string> options, std::uint32_t requests = 2000) {
+  ModelParams p;
+  p.requests = requests;
+  p.threads = threads;
+  p.options = std::move(options);
+  return generate(*find_model("proxy"), p);
+}
+
+}  // namespace
+
+TEST(Proxy, SeveralIoThreadsByDefaultAndEveryBufferCrosses) {
+  Trace t = make_proxy(8, {});
+  ASSERT_NO_THROW(check(t));
+  BufferFlow f = buffer_flow(t);
+  EXPECT_GE(f.producers(), 2u);
+  std::uint64_t buffers = 0;
+  for (auto n : f.allocs) buffers += n;
+  EXPECT_EQ(f.frees, buffers);  // every buffer freed
+  EXPECT_EQ(f.same_thread, 0u);  // each on a thread other than its producer's
+  EXPECT_EQ(analyze(t).cross_thread_frees, buffers);
+  // Workers allocate nothing: memory flows one way.
+  std::uint32_t workers = 0;
+  for (std::uint32_t th = 0; th < 8; ++th)
+    if (f.allocs[th] == 0) {
+      ++workers;
+      for (const Op& op : t.threads[th]) EXPECT_NE(op.kind, OpKind::alloc) << "worker " << th;
+    }
+  EXPECT_GE(workers, 1u);
+  EXPECT_EQ(nlohmann::json::parse(t.metadata)["parameters"]["io_threads"], f.producers());
+}
+
+// No thread bounds a replay: with the default split every thread's op count
+// is within 2x of the mean. And however the threads' speeds differ, an I/O
+// thread has at most its window (32 buffers, 16 KiB at most) and what waits
+// in its queue outstanding, so the peak a walk finds stays small.
+TEST(Proxy, DefaultSplitBalancesTheThreadsOps) {
+  for (std::uint32_t threads : {8u, 16u}) {
+    Trace t = make_proxy(threads, {}, 500 * threads);
+    double mean = static_cast<double>(t.op_count()) / threads;
+    for (std::uint32_t th = 0; th < threads; ++th) {
+      EXPECT_LE(stream_ops(t, th), 2 * mean) << threads << " threads, thread " << th;
+      EXPECT_GE(stream_ops(t, th), mean / 2) << threads << " threads, thread " << th;
+    }
+    std::uint32_t io = nlohmann::json::parse(t.metadata)["parameters"]["io_threads"];
+    EXPECT_LT(analyze(t).peak_live_bytes, io * 48 * 16384u) << threads << " threads";
+  }
+}
+
+// producers=1: the one-I/O-thread variant, the model's only form before;
+// its default 2-thread trace has the figures MODELS.md gives for it.
+TEST(Proxy, OneProducerVariantHasOneThreadAllocateEveryBuffer) {
+  Trace t = make_proxy(4, {{"producers", "1"}});
+  ASSERT_NO_THROW(check(t));
+  BufferFlow f = buffer_flow(t);
+  EXPECT_EQ(f.producers(), 1u);
+  EXPECT_GT(f.allocs[0], 2000u);
+  EXPECT_EQ(f.same_thread, 0u);
+  for (std::uint32_t th = 1; th < 4; ++th) EXPECT_GT(stream_ops(t, th), 0u) << "worker " << th;
+
+  const Model* m = find_model("proxy");
+  ModelParams p;
+  p.threads = 2;
+  p.options = {{"producers", "1"}};
+  TraceInfo i = analyze(generate(*m, p));
+  EXPECT_EQ(i.ops, 712'372u);
+  EXPECT_EQ(i.cross_thread_frees, 32'084u);
+  EXPECT_EQ(i.edges, 17'328u);
+}
+
+TEST(Proxy, BadProducerCountsAreRefusedByName) {
+  EXPECT_NO_THROW(make_proxy(8, {{"producers", "7"}}, 200));
+  EXPECT_NO_THROW(make_proxy(1, {{"producers", "1"}}, 200));
+  // 0, more than the threads, all the threads (no worker left), not a number.
+  for (const char* bad : {"0", "9", "8", "two", "-1", ""}) {
+    try {
+      make_proxy(8, {{"producers", bad}}, 200);
+      ADD_FAILURE() << "producers=" << bad << " accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("option producers=") + bad + ":"), std::string::npos)
+          << e.what();
+    }
+  }
+  // Each I/O thread needs a connection of its own.
+  ModelParams p;
+  p.threads = 8;
+  p.connections = 2;
+  p.options = {{"producers", "3"}};
+  EXPECT_THROW(generate(*find_model("proxy"), p), std::invalid_argument);
+  p.options = {};
+  EXPECT_NO_THROW(generate(*find_model("proxy"), p));  // the default takes what there is
+}
+
+namespace {
+
 // Mean live bytes over each twentieth of the walk.
 struct LiveSampler : NoObserver {
   const Walker* walker = nullptr;

@@ -36,6 +36,7 @@ def cell(b, w, threads, rep):
         "threads": threads, "rep": rep, "order": 0, "status": "ok",
         "replay": {
             "ops": OPS,
+            "ops_per_second": 1e6 * (b + 1) * threads * (1 + 0.1 * rep),
             "allocator_seconds": ns(b, w, threads, rep) * OPS / 1e9,
             "clock": {"resolution_ns": 10.0 + rep},
             "latency_ns": {"alloc": {"count": 100, "p50": 0 if rep == 0 else 5 * rep, "p90": 20.0 * (b + 1),
@@ -148,9 +149,19 @@ class SeriesTest(unittest.TestCase):
         self.assertEqual(s["live"][0], "glibc")
         self.assertEqual(s["live"][2], [i * 2000 / MIB for i in range(5)])
 
-    def test_scaling_is_the_files_scaling_section(self):
-        s = charts.series_scaling(self.results)
-        self.assertEqual(rows(s, "lr")["jemalloc"], [(1, 3e6), (2, 6e6)])
+    def test_scaling_is_throughput_efficiency_and_contention_from_the_cells_with_null_first(self):
+        s = charts.series_scaling(charts.Data(self.results))
+        name, kind, lines = next(x for x in s if x[0] == "lr")
+        self.assertEqual(kind, "strong")  # the traces' figures do not say; config.scaling is absent
+        self.assertEqual(lines[0][0], "null")
+        jemalloc = dict(lines)["jemalloc"]
+        # Throughput: the median ops per second over reps (rep 1's); efficiency: at 2 ÷ (2 × at 1).
+        self.assertAlmostEqual(jemalloc[0][1], 3 * 1.1)
+        self.assertAlmostEqual(jemalloc[1][2], 1.0)
+        # Contention: net ns per op at 2 ÷ at 1 (null's subtracted); null's own is its per-op growth.
+        net = [ns(2, 1, t, 1) - ns(0, 1, t, 1) for t in (1, 2)]
+        self.assertAlmostEqual(jemalloc[1][3], net[1] / net[0])
+        self.assertAlmostEqual(dict(lines)["null"][1][3], ns(0, 1, 2, 1) / ns(0, 1, 1, 1))
 
     def test_tradeoff_is_the_geometric_mean_over_workloads(self):
         s = {b: (x, y, n) for b, x, y, n in charts.series_tradeoff(self.results)}
