@@ -30,6 +30,7 @@ struct RunArgs {
   std::string touch = "pages";
   std::string count = "time";
   std::string scaling = "weak";
+  bool pin = false;
   std::uint32_t sample = 16;
   double timeout_s = 120;
   std::string memory_limit;
@@ -191,6 +192,7 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
   c.seed = a.seed;
   c.touch = a.touch;
   c.scaling = a.scaling;
+  c.pin = a.pin;
   c.sample_one_in = a.sample;
   c.timeout_seconds = a.timeout_s;
   if (!a.memory_limit.empty()) c.memory_limit_bytes = parse_size(a.memory_limit);
@@ -268,6 +270,9 @@ void add_run_command(CLI::App& app, Context& ctx) {
                   "then shape the curve)")
       ->check(CLI::IsMember({"weak", "strong"}))
       ->capture_default_str();
+  cmd->add_flag("--pin", a->pin,
+                "Bind each replay thread to a CPU of its own (the worker's usable CPUs in order; more threads than "
+                "CPUs share them round-robin). Each cell's replay.per_thread records the CPU every thread ran on");
   cmd->add_option("--touch", a->touch,
                   "How replay writes allocated blocks: pages (64 bytes and one byte per further page, so every page a "
                   "server fills is resident and RSS is the footprint), all (every byte), first (64 bytes), none")

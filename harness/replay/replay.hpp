@@ -32,6 +32,9 @@
 // switches are no-ops.
 #pragma once
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -73,6 +76,9 @@ struct ReplayOptions {
   // Bytes in the allocator's per-thread caches, read at each timeline point
   // while the threads run; nullptr where the allocator does not say.
   std::uint64_t (*thread_cache_probe)() = nullptr;
+  // Replay thread t runs on CPU pin_cpus[t % size] only (sched_setaffinity);
+  // empty: wherever the scheduler puts it.
+  std::vector<int> pin_cpus;
 };
 
 struct TimelinePoint {
@@ -97,6 +103,8 @@ struct ThreadResult {
   std::uint64_t wall_ticks = 0;               // from the start signal to the last step
   std::uint64_t wait_ticks = 0;               // spent blocked on edges
   std::uint64_t sampling_ticks = 0;           // spent taking timeline points
+  int cpu_first = -1, cpu_last = -1;          // where it ran at its first and last step (sched_getcpu)
+  bool pinned = false;                        // its affinity was set to one CPU
 };
 
 struct ReplayResult {
@@ -127,13 +135,31 @@ struct alignas(64) Padded {
   std::atomic<std::uint64_t> reserved{0};
 };
 
+// No field is a char type: a store to one may alias anything, and would make
+// the compiler reload the backend's own state after every step.
 struct Slot {
   void* p = nullptr;
   std::uint32_t size = 0;
-  std::uint8_t align_log2 = 0;
+  std::uint16_t align_log2 = 0;
   std::uint16_t owner = 0;  // the thread whose backend instance allocated it
   std::size_t align() const { return std::size_t{1} << align_log2; }
 };
+
+// Writes 0xA5 to the first min(n, 64) bytes: a block's header, as a server
+// fills it. Stores of 8 bytes (the last one overlapping) rather than a call
+// to memset, whose dispatch costs more than the store for these sizes.
+inline void write_head(void* p, std::size_t n) noexcept {
+  constexpr std::uint64_t kPattern = 0xA5A5A5A5A5A5A5A5ull;
+  auto* c = static_cast<char*>(p);
+  if (n >= 64) {
+    for (std::size_t off = 0; off < 64; off += 8) std::memcpy(c + off, &kPattern, 8);
+  } else if (n >= 8) {
+    for (std::size_t off = 0; off + 8 <= n; off += 8) std::memcpy(c + off, &kPattern, 8);
+    std::memcpy(c + n - 8, &kPattern, 8);
+  } else {
+    for (std::size_t off = 0; off < n; ++off) c[off] = char(0xA5);
+  }
+}
 
 inline void touch(void* p, std::size_t n, Touch mode) noexcept {
   if (!p || n == 0 || mode == Touch::none) return;
@@ -141,7 +167,7 @@ inline void touch(void* p, std::size_t n, Touch mode) noexcept {
     std::memset(p, 0xA5, n);
     return;
   }
-  std::memset(p, 0xA5, n < 64 ? n : 64);
+  write_head(p, n);
   if (mode == Touch::first) return;
   constexpr std::size_t kPage = 4096;
   auto* c = static_cast<volatile char*>(p);
@@ -196,8 +222,11 @@ class Replayer {
     std::vector<std::thread> pool;
     for (std::uint32_t th = 0; th < plan_.threads.size(); ++th)
       pool.emplace_back([&, th] {
+        if (!opt_.pin_cpus.empty()) r.threads[th].pinned = pin_to(opt_.pin_cpus[th % opt_.pin_cpus.size()]);
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+        r.threads[th].cpu_first = ::sched_getcpu();
         run_thread(th, r.threads[th]);
+        r.threads[th].cpu_last = ::sched_getcpu();
       });
     sample(0);  // the timeline's first point: nothing replayed yet
     start_ = ticks();
@@ -246,6 +275,14 @@ class Replayer {
  private:
   B& backend(std::uint32_t th) { return *backends_[backends_.size() == 1 ? 0 : th]; }
 
+  // Binds the calling thread to one CPU; false if the kernel refused.
+  static bool pin_to(int cpu) noexcept {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return ::pthread_setaffinity_np(::pthread_self(), sizeof set, &set) == 0;
+  }
+
   // Whether the step's scope was refused by the backend: its handle is the
   // Scope{} open_scope returned (the same load allocate() makes next).
   bool refused(const Step& s) const noexcept {
@@ -278,8 +315,10 @@ class Replayer {
     b.deallocate(slot.p, slot.size, slot.align());
   }
 
-  // One step; returns false when the allocation failed.
-  bool exec(B& b, const Step& s, std::uint32_t th) noexcept {
+  // One step; returns false when the allocation failed. Always inlined: into
+  // the timed loop (a call per op would be harness time) and into the counted
+  // one (so its instruction count does not depend on the compiler's choice).
+  [[gnu::always_inline]] bool exec(B& b, const Step& s, std::uint32_t th) noexcept {
     using trace::OpKind;
     detail::Slot& slot = slots_[s.a];
     switch (s.kind) {
@@ -361,65 +400,68 @@ class Replayer {
     std::uint64_t t_begin = ticks();
     std::size_t i = 0;
     const std::size_t n = steps.size();
+    // Timer reads and which step each chained interval starts at.
+    std::uint64_t stamp[kMaxBatch + 1];
+    std::size_t first[kMaxBatch + 1];
     while (i < n) {
       const Step& s = steps[i];
-      switch (s.kind) {
-        case trace::OpKind::wait: {
-          std::uint64_t w0 = ticks();
-          for (unsigned spin = 0; !edges_[s.a].load(std::memory_order_acquire); ++spin)
-            if (spin > 64) std::this_thread::yield();
-          out.wait_ticks += ticks() - w0;
-          ++i;
-          continue;
-        }
-        case trace::OpKind::signal:
-          edges_[s.a].store(1, std::memory_order_release);
-          ++i;
-          continue;
-        case trace::OpKind::think: {
-          std::uint64_t until = ticks() + static_cast<std::uint64_t>(s.b / clock_.ns_per_tick);
-          // A paced trace's think (milliseconds) sleeps, leaving the core to
-          // other threads; the last stretch, and every short think, spins.
-          if (s.b > kSleepAboveNs) std::this_thread::sleep_for(std::chrono::nanoseconds(s.b - kSleepAboveNs / 2));
-          while (ticks() < until) {
+      if (s.batch == 0) [[unlikely]] {  // untimed: a wait, a signal, a think
+        switch (s.kind) {
+          case trace::OpKind::wait: {
+            std::uint64_t w0 = ticks();
+            for (unsigned spin = 0; !edges_[s.a].load(std::memory_order_acquire); ++spin)
+              if (spin > 64) std::this_thread::yield();
+            out.wait_ticks += ticks() - w0;
+            break;
           }
-          ++i;
-          continue;
+          case trace::OpKind::signal:
+            edges_[s.a].store(1, std::memory_order_release);
+            break;
+          case trace::OpKind::think: {
+            std::uint64_t until = ticks() + static_cast<std::uint64_t>(s.b / clock_.ns_per_tick);
+            // A paced trace's think (milliseconds) sleeps, leaving the core to
+            // other threads; the last stretch, and every short think, spins.
+            if (s.b > kSleepAboveNs) std::this_thread::sleep_for(std::chrono::nanoseconds(s.b - kSleepAboveNs / 2));
+            while (ticks() < until) {
+            }
+            break;
+          }
+          default:
+            break;
         }
-        default:
-          break;
-      }
-      if (s.cls == OpClass::none) {  // defensive: nothing else is untimed
         ++i;
         continue;
       }
-      // The batch: this step and those after it of the same class and
-      // request, up to the next sampled step (at most 64, so the untimed
-      // work after it stays close).
+      // A chain of timed intervals: the batches the plan marked (a sampled
+      // step is a batch of its own), back to back, one timer read between
+      // each two, until an untimed step or kMaxBatch steps. Each interval is
+      // charged to its own class and request; the untimed work for all of
+      // them (touching the new blocks) follows the chain.
       std::size_t j = i;
-      if (s.sampled) {
-        std::uint64_t t0 = ticks();
-        bool ok = exec(b, s, th);
-        std::uint64_t t1 = ticks();
-        out.failed += !ok;
-        std::uint64_t d = t1 - t0;
-        std::uint64_t net = d > overhead ? d - overhead : 0;
-        out.latency[static_cast<int>(s.cls)].record(static_cast<std::uint64_t>(static_cast<double>(net) * clock_.ns_per_tick));
-        j = i + 1;
-        charge(out, s, d, overhead, 1);
-      } else {
-        std::uint64_t t0 = ticks();
-        do {
-          out.failed += !exec(b, steps[j], th);
-          ++j;
-        } while (j < n && j - i < 64 && steps[j].cls == s.cls && steps[j].request == s.request && !steps[j].sampled &&
-                 steps[j].kind != trace::OpKind::wait);
-        std::uint64_t t1 = ticks();
-        charge(out, s, t1 - t0, overhead, j - i);
+      int k = 0;
+      std::uint64_t failed = 0;
+      stamp[0] = ticks();
+      do {
+        first[k] = j;
+        const std::size_t end = j + steps[j].batch;
+        for (; j < end; ++j) failed += !exec(b, steps[j], th);
+        stamp[++k] = ticks();
+      } while (j < n && steps[j].batch != 0 && j - i < kMaxBatch);
+      first[k] = j;
+      out.failed += failed;
+      for (int m = 0; m < k; ++m) {
+        const Step& h = steps[first[m]];
+        std::uint64_t d = stamp[m + 1] - stamp[m];
+        if (h.sampled) {
+          std::uint64_t net = d > overhead ? d - overhead : 0;
+          out.latency[static_cast<int>(h.cls)].record(
+              static_cast<std::uint64_t>(static_cast<double>(net) * clock_.ns_per_tick));
+        }
+        charge(out, h, d, overhead, first[m + 1] - first[m]);
       }
-      for (std::size_t k = i; k < j; ++k) {
-        live += steps[k].live_delta;
-        if (touching) after(steps[k]);
+      for (std::size_t q = i; q < j; ++q) {
+        live += steps[q].live_delta;
+        if (touching) after(steps[q]);
       }
       done += j - i;
       i = j;
@@ -464,7 +506,7 @@ class Replayer {
       do {
         out.failed += !exec(b, steps[j], th);
         ++j;
-      } while (j < n && j - i < 64 && steps[j].cls == s.cls && steps[j].request == s.request &&
+      } while (j < n && j - i < kMaxBatch && steps[j].cls == s.cls && steps[j].request == s.request &&
                steps[j].kind != trace::OpKind::wait);
       out.ops[static_cast<int>(s.cls)] += j - i;
       if (touching) {

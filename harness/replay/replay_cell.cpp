@@ -52,7 +52,10 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
     wait += t.wait_ticks;
     per_thread.push_back({{"ops", n},
                           {"wall_seconds", static_cast<double>(t.wall_ticks) * tick_ns / 1e9},
-                          {"wait_seconds", static_cast<double>(t.wait_ticks) * tick_ns / 1e9}});
+                          {"wait_seconds", static_cast<double>(t.wait_ticks) * tick_ns / 1e9},
+                          {"cpu_first", t.cpu_first},
+                          {"cpu_last", t.cpu_last},
+                          {"pinned", t.pinned}});
   }
   json mean = json::object(), counts = json::object(), lat = json::object(), total = json::object();
   std::int64_t all_ticks = 0;

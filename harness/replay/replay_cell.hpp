@@ -20,6 +20,7 @@ struct CellOptions {
   std::uint64_t rss_samples = 200;
   std::uint64_t (*heap_probe)() = nullptr;  // see ReplayOptions
   std::uint64_t (*thread_cache_probe)() = nullptr;  // see ReplayOptions
+  std::vector<int> pin_cpus;                         // see ReplayOptions
 };
 
 // The figures of one replay as JSON (results/SCHEMA.md, "replay").
@@ -123,7 +124,7 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   BackendStats stats;
   AllocatorCounters after_replay;
   {
-    Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples, o.heap_probe, o.thread_cache_probe});
+    Replayer<B> replayer(plan, backends, clock, {o.touch, o.rss_samples, o.heap_probe, o.thread_cache_probe, o.pin_cpus});
     // Memory freed while loading and planning the trace goes back first, so
     // the replay cannot be served from it unseen: growth above the baseline
     // is then the replay's own.

@@ -107,6 +107,26 @@ Plan make_plan(const trace::Trace& t, std::uint32_t sample_one_in, std::uint64_t
   PlanObserver obs{plan, walker, std::vector<std::uint64_t>(t.threads.size(), 0),
                    std::vector<std::uint32_t>(t.scope_count, 0)};
   walker.run(obs);
+  // Where the timed loop's batches begin and end (replay.hpp): a sampled
+  // step alone; otherwise the step and those after it of the same class and
+  // request, up to a sampled step, a wait or kMaxBatch.
+  for (auto& steps : plan.threads) {
+    std::size_t i = 0;
+    while (i < steps.size()) {
+      const Step& s = steps[i];
+      if (s.cls == OpClass::none) {
+        ++i;
+        continue;
+      }
+      std::size_t j = i + 1;
+      if (!s.sampled)
+        while (j < steps.size() && j - i < kMaxBatch && steps[j].cls == s.cls && steps[j].request == s.request &&
+               !steps[j].sampled)
+          ++j;
+      steps[i].batch = static_cast<std::uint8_t>(j - i);
+      i = j;
+    }
+  }
   return plan;
 }
 

@@ -7,7 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <set>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -74,7 +78,55 @@ unsigned usable_cores() {
   return n ? n : 1;
 }
 
+namespace {
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::vector<int> usable_cpu_list() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
+
+// The last-level cache as sysfs describes it: its level, size, and the CPU
+// lists (kernel list format, "0-7") that share one, for the usable CPUs.
+nlohmann::json last_level_cache(const std::vector<int>& cpus) {
+  int level = 0;
+  std::string size;
+  std::set<std::string> groups;
+  for (int cpu : cpus) {
+    std::string base = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/cache/";
+    int best = -1;
+    std::string best_dir;
+    for (int i = 0; i < 16; ++i) {
+      std::string dir = base + "index" + std::to_string(i) + "/";
+      std::string l = first_line(dir + "level");
+      if (l.empty()) break;
+      if (first_line(dir + "type") == "Instruction") continue;
+      if (std::atoi(l.c_str()) > best) best = std::atoi(l.c_str()), best_dir = dir;
+    }
+    if (best < 0) continue;
+    level = std::max(level, best);
+    size = first_line(best_dir + "size");
+    groups.insert(first_line(best_dir + "shared_cpu_list"));
+  }
+  if (groups.empty()) return nullptr;
+  return {{"level", level}, {"size", size}, {"groups", std::vector<std::string>(groups.begin(), groups.end())}};
+}
+
+}  // namespace
+
 nlohmann::json machine_context() {
+  std::vector<int> cpus = usable_cpu_list();
   struct utsname u {};
   ::uname(&u);
   long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
@@ -91,6 +143,8 @@ nlohmann::json machine_context() {
       {"cpu_model", cpu_model()},
       {"cores_online", ::sysconf(_SC_NPROCESSORS_ONLN)},
       {"cores", usable_cores()},
+      {"cpus", cpus},
+      {"llc", last_level_cache(cpus)},
       {"memory_bytes", pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0},
       {"kernel", std::string(u.sysname) + " " + u.release},
       {"machine", u.machine},

@@ -187,6 +187,7 @@ Results Results::parse(std::string_view text, const std::string& path) {
   if (!r.config.contains("count")) r.config["count"] = "time";
   // Files from before config.scaling ran thread sweeps strong.
   if (!r.config.contains("scaling")) r.config["scaling"] = "strong";
+  if (!r.config.contains("pin")) r.config["pin"] = false;
   r.workloads = doc.value("workloads", json::object());
   r.shard_index = doc.at("shard").at("index").get<std::uint32_t>();
   r.shard_count = doc.at("shard").at("count").get<std::uint32_t>();

@@ -162,6 +162,14 @@ void check_context(const At& c) {
   optional(c, "sanitized", [](const At& b) { b.boolean(); });
   optional(c, "allocators", check_allocators);
   optional(c, "other_machines", [](const At& list) { list.each_item([](const At& m) { check_context(m); }); });
+  optional(c, "cpus", [](const At& list) { list.each_item([](const At& n) { n.whole(0, 1u << 20); }); });
+  optional(c, "llc", [](const At& l) {
+    if (l.value().is_null()) return;
+    l.object();
+    optional(l, "level", [](const At& n) { n.whole(0, 16); });
+    optional(l, "size", [](const At& s) { s.string(); });
+    optional(l, "groups", [](const At& g) { g.each_item([](const At& s) { s.string(); }); });
+  });
 }
 
 // The workload names the run asked for.
@@ -198,6 +206,7 @@ std::set<std::string> check_config(const At& c) {
   optional(c, "sample_one_in", [](const At& n) { n.whole(1, UINT32_MAX); });
   optional(c, "timeout_seconds", [](const At& n) { n.number(0, HUGE_VAL); });
   optional(c, "memory_limit_bytes", [](const At& n) { n.whole(); });
+  optional(c, "pin", [](const At& b) { b.boolean(); });
   optional(c, "scaling", [](const At& s) {
     std::string v = s.string();
     if (v != "weak" && v != "strong") bad(s.path(), show(s.value()) + " is neither \"weak\" nor \"strong\"");
@@ -271,7 +280,13 @@ void check_replay(const At& r) {
     for (const char* k : {"ns_per_tick", "overhead_ns", "resolution_ns"}) c[k].number(0);
     optional(c, "samples", [](const At& v) { v.number(0); });
   });
-  optional(r, "per_thread", [](const At& p) { p.each_item([](const At& t) { numbers_object(t); }); });
+  optional(r, "per_thread", [](const At& p) {
+    p.each_item([](const At& t) {
+      t.each_member([](const std::string&, const At& v) {
+        if (!v.value().is_boolean()) v.number();
+      });
+    });
+  });
   optional(r, "memory", check_memory);
   optional(r, "fragmentation", [](const At& f) {
     if (f.value().is_null()) return;

@@ -30,7 +30,8 @@ nlohmann::json RunConfig::to_json() const {
           {"reps", reps},         {"seed", seed},
           {"touch", touch},       {"sample_one_in", sample_one_in},
           {"timeout_seconds", timeout_seconds}, {"memory_limit_bytes", memory_limit_bytes},
-          {"count", count},       {"scaling", scaling}};
+          {"count", count},       {"scaling", scaling},
+          {"pin", pin}};
 }
 
 std::string RunConfig::problem() const {
@@ -81,6 +82,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   c.count = j.value("count", "time");
   if (c.count != "time" && c.count != "instructions") throw std::invalid_argument("config.count: '" + c.count + "'");
   c.scaling = j.value("scaling", "strong");
+  c.pin = j.value("pin", false);
   if (c.scaling != "weak" && c.scaling != "strong") throw std::invalid_argument("config.scaling: '" + c.scaling + "'");
   return c;
 }

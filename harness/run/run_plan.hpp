@@ -55,6 +55,9 @@ struct RunConfig {
   // (the same requests split over T threads). A file written before this
   // key existed ran strong.
   std::string scaling = "weak";
+  // Each replay thread bound to a CPU of its own (the worker's usable CPUs in
+  // order; threads beyond them share round-robin).
+  bool pin = false;
 
   bool counts_instructions() const { return count == "instructions"; }
   bool weak_scaling() const { return scaling == "weak"; }

@@ -185,6 +185,7 @@ WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std:
                                    "--touch",  config.touch,      "--sample", std::to_string(config.sample_one_in),
                                    "--seed",   std::to_string(config.seed + cell.rep)};
   if (counting) args.insert(args.end(), {"--count", "instructions"});
+  if (config.pin) args.push_back("--pin");
   WorkerRequest req;
   if (cell.backend == "null") {
     req.argv = {worker_executable(), "--spec", "null"};

@@ -4,7 +4,7 @@
 //   alloclab-worker --spec CANONICAL_SPEC --task probe|smoke [--rounds N]
 //   alloclab-worker --spec CANONICAL_SPEC --task replay --trace FILE
 //                   [--touch pages|all|first|none] [--sample N] [--seed N]
-//                   [--count time|instructions]
+//                   [--count time|instructions] [--pin]
 // (--spec null replays against the null backend: the harness's own cost.)
 // --count instructions replays untimed, for Callgrind to count (the runner
 // starts the worker under it): a one-thread trace only, no clock calibrated,
@@ -13,6 +13,7 @@
 // It first checks that the allocator answering malloc is the one the spec
 // names and refuses (exit 4) otherwise, then runs the task and prints one
 // JSON document on stdout. Exit statuses: harness/worker_protocol.hpp.
+#include <sched.h>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -89,7 +90,19 @@ struct ReplayArgs {
   std::uint32_t sample = 16;
   std::uint64_t seed = 1;
   bool count_instructions = false;
+  bool pin = false;  // each replay thread on a CPU of its own (the usable ones, in order)
 };
+
+// The CPUs this process may run on, in order.
+std::vector<int> usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return cpus;
+}
 
 // The timeline's allocator column: the process allocator's heap bytes.
 std::uint64_t heap_bytes_now() { return read_allocator_counters().heap_bytes; }
@@ -144,6 +157,7 @@ void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
   replay::CellOptions o;
   o.touch = a.touch;
   o.heap_probe = heap_bytes_now;
+  if (a.pin) o.pin_cpus = usable_cpus();
   if (read_allocator_counters().thread_cache_bytes != AllocatorCounters::kNotReported)
     o.thread_cache_probe = thread_cache_bytes_now;
   json r;
@@ -187,6 +201,7 @@ int main(int argc, char** argv) {
       else if (v == "none") replay_args.touch = replay::Touch::none;
       else fail(worker_exit::kBadInput, "--touch must be pages, all, first or none");
     }
+    else if (a == "--pin") replay_args.pin = true;
     else if (a == "--count") {
       std::string v = value();
       if (v != "time" && v != "instructions") fail(worker_exit::kBadInput, "--count must be time or instructions");

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# What the harness itself costs, as ratios measured in one run each: the null
+# backend (every part of the replay but an allocator) against glibc on
+# http1-static, busy time (the replay threads' wall time less timeline
+# sampling), median of the repetitions:
+#   default             touch pages, 1 op in 16 timed alone (what a run does)
+#   touch none          without writing the blocks (the server's own work)
+#   no samples          without ops timed alone (the latency tails)
+#   neither             the loop, the timer and the allocator calls only
+# and the weak-scaling figures of null over the thread counts this machine
+# has (efficiency and per-op cost against one thread): the harness's own
+# curve, under every allocator's.
+#   scripts/bench-harness.sh [REPS]       default 9; writes build/bench-harness/
+# ALLOCLAB_BIN names another alloclab (an older build, to compare), and
+# ALLOCLAB_BENCH_DIR another output folder.
+# Needs a Release build in build/ (scripts/build.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=${1:-9}
+bin=${ALLOCLAB_BIN:-build/alloclab}
+out=${ALLOCLAB_BENCH_DIR:-build/bench-harness}
+mkdir -p "$out"
+py=/usr/bin/python3
+
+run() {  # NAME ARGS...
+  local name=$1
+  shift
+  "$bin" run --backends null,glibc --workloads http1-static --threads 1 --reps "$reps" -q --force \
+    -o "$out/$name.json" "$@"
+}
+run default
+run touch-none --touch none
+run no-samples --sample 1048576
+run neither --touch none --sample 1048576
+cores=$(nproc)
+threads=1
+for t in 2 4 8 16 32; do ((t <= cores)) && threads+=",$t"; done
+"$bin" run --backends null --workloads http1-static,http-api --threads "$threads" --reps "$reps" -q --force \
+  -o "$out/scaling.json"
+
+"$py" - "$out" <<'EOF'
+import json, statistics, sys
+out = sys.argv[1]
+
+def cells(name):
+    return [c for c in json.load(open(f"{out}/{name}.json"))["cells"] if c["status"] == "ok"]
+
+def busy(cs, backend):
+    return statistics.median(c["replay"]["busy_seconds"] for c in cs if c["backend"] == backend)
+
+def timed(cs, backend):
+    return statistics.median(c["replay"]["allocator_seconds"] for c in cs if c["backend"] == backend)
+
+print("null / glibc on http1-static, busy time (median of repetitions; timed = inside the backend's calls)")
+print(f"{'configuration':14s} {'null ms':>8s} {'timed':>6s} {'glibc ms':>9s} {'timed':>6s} {'ratio':>6s}")
+for name in ("default", "touch-none", "no-samples", "neither"):
+    cs = cells(name)
+    n, g = busy(cs, "null"), busy(cs, "glibc")
+    print(f"{name:14s} {n*1e3:8.2f} {timed(cs, 'null')*1e3:6.2f} {g*1e3:9.2f} {timed(cs, 'glibc')*1e3:6.2f} {n/g:6.3f}")
+
+doc = json.load(open(f"{out}/scaling.json"))
+print(f"\nnull under weak scaling on {doc['context'].get('cores')} cores "
+      "(efficiency = throughput(T) / (T x throughput(1)); per-op growth = ns per op at T / at 1)")
+for s in doc["scaling"]:
+    pts = ", ".join(f"T={p['threads']}: {p['efficiency']:.2f} / {p.get('ns_per_op_growth') or float('nan'):.2f}x"
+                    + (" (oversubscribed)" if p["oversubscribed"] else "") for p in s["points"])
+    print(f"  {s['workload']:14s} {pts}")
+EOF
