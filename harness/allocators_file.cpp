@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "allocators/registry.hpp"
+#include "workloads/regular_file.hpp"
 
 namespace alloclab {
 
@@ -45,26 +46,11 @@ std::string printable(const std::string& s) {
 // The whole file: a regular file of at most kMaxBytes (not a directory, a
 // device or a FIFO).
 std::string read_small_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw AllocatorsFileError("cannot read allocators file '" + path + "': " + std::strerror(errno));
-  struct stat st {};
-  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  if (!regular || static_cast<std::size_t>(st.st_size) > kMaxBytes) {
-    ::close(fd);
-    throw AllocatorsFileError("allocators file '" + path + "' is " +
-                              (regular ? "larger than 1 MiB" : "not a regular file"));
+  try {
+    return read_regular_file(path, kMaxBytes, "an allocators file holds (1 MiB)");
+  } catch (const RegularFileError& e) {
+    throw AllocatorsFileError("cannot read allocators file '" + path + "': " + e.what());
   }
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  text.resize(got);
-  return text;
 }
 
 }  // namespace

@@ -32,7 +32,7 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 
 if [[ $target == trace ]]; then
   srcs=(workloads/fuzz/trace_fuzz.cpp workloads/trace.cpp workloads/trace_binary.cpp workloads/trace_text.cpp
-        workloads/trace_info.cpp workloads/atomic_file.cpp)
+        workloads/trace_info.cpp workloads/atomic_file.cpp workloads/regular_file.cpp)
   findings=workloads/tests/corpus/fuzz
   max_len=65536
   cp workloads/tests/corpus/bad/*.trace workloads/fuzz/seed.txt "$out/corpus/"
@@ -44,7 +44,7 @@ if [[ $target == trace ]]; then
   fi
 else
   srcs=(harness/fuzz/results_fuzz.cpp harness/run/results.cpp harness/run/results_check.cpp harness/run/export.cpp
-        harness/run/compare.cpp workloads/atomic_file.cpp)
+        harness/run/compare.cpp workloads/atomic_file.cpp workloads/regular_file.cpp)
   findings=harness/tests/corpus/results/fuzz
   max_len=131072
   cp harness/tests/corpus/results/base.json harness/tests/corpus/results/bad/*.json "$out/corpus/"

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "workloads/atomic_file.hpp"
+#include "workloads/regular_file.hpp"
 #include "workloads/trace_check.hpp"
 
 static_assert(std::endian::native == std::endian::little, "the trace format is little-endian");
@@ -124,24 +125,13 @@ Trace decode(std::span<const std::byte> b) {
 }
 
 Trace read_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw TraceError("", std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw TraceError("", "not a regular file");
+  std::string text;
+  try {
+    text = read_regular_file(path);
+  } catch (const RegularFileError& e) {
+    throw TraceError("", e.what());
   }
-  std::vector<std::byte> bytes(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  ::close(fd);
-  bytes.resize(got);
-  return decode(bytes);
+  return decode(std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace alloclab::run {
 
@@ -14,5 +15,7 @@ nlohmann::json machine_context();
 
 // Cores this process may run on (sched_getaffinity), at least 1.
 unsigned usable_cores();
+// Their ids, in order (sched_getaffinity).
+std::vector<int> usable_cpu_list();
 
 }  // namespace alloclab::run

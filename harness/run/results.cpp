@@ -10,6 +10,7 @@
 
 #include "harness/run/results_check.hpp"
 #include "workloads/atomic_file.hpp"
+#include "workloads/regular_file.hpp"
 
 namespace alloclab::run {
 
@@ -136,32 +137,12 @@ namespace {
 // and reading it whole would exhaust memory first.
 constexpr std::uint64_t kMaxResultsBytes = std::uint64_t{2} << 30;
 
-// The file's text: a regular file of bounded size (not a device, a FIFO or a
-// directory, which would read forever, block or mean nothing).
 std::string read_bounded(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) throw ResultsError(path + ": cannot open: " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw ResultsError(path + ": not a regular file");
+  try {
+    return read_regular_file(path, kMaxResultsBytes, "a results file holds (2 GiB)");
+  } catch (const RegularFileError& e) {
+    throw ResultsError(path + ": " + e.what());
   }
-  if (static_cast<std::uint64_t>(st.st_size) > kMaxResultsBytes) {
-    ::close(fd);
-    throw ResultsError(path + ": " + std::to_string(st.st_size) + " bytes, more than a results file holds (2 GiB)");
-  }
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  int err = errno;
-  ::close(fd);
-  if (got != text.size()) throw ResultsError(path + ": cannot read: " + std::strerror(got < text.size() && err ? err : EIO));
-  return text;
 }
 
 }  // namespace

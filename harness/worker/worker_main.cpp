@@ -13,7 +13,6 @@
 // It first checks that the allocator answering malloc is the one the spec
 // names and refuses (exit 4) otherwise, then runs the task and prints one
 // JSON document on stdout. Exit statuses: harness/worker_protocol.hpp.
-#include <sched.h>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -27,6 +26,7 @@
 #include "allocators/spec.hpp"
 #include "harness/replay/null_backend.hpp"
 #include "harness/replay/replay_cell.hpp"
+#include "harness/run/context.hpp"
 #include "harness/smoke.hpp"
 #include "workloads/trace_file.hpp"
 #include "harness/worker_protocol.hpp"
@@ -93,17 +93,6 @@ struct ReplayArgs {
   bool pin = false;  // each replay thread on a CPU of its own (the usable ones, in order)
 };
 
-// The CPUs this process may run on, in order.
-std::vector<int> usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  std::vector<int> cpus;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0)
-    for (int c = 0; c < CPU_SETSIZE; ++c)
-      if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return cpus;
-}
-
 // The timeline's allocator column: the process allocator's heap bytes.
 std::uint64_t heap_bytes_now() { return read_allocator_counters().heap_bytes; }
 std::uint64_t thread_cache_bytes_now() { return read_allocator_counters().thread_cache_bytes; }
@@ -157,7 +146,7 @@ void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
   replay::CellOptions o;
   o.touch = a.touch;
   o.heap_probe = heap_bytes_now;
-  if (a.pin) o.pin_cpus = usable_cpus();
+  if (a.pin) o.pin_cpus = run::usable_cpu_list();
   if (read_allocator_counters().thread_cache_bytes != AllocatorCounters::kNotReported)
     o.thread_cache_probe = thread_cache_bytes_now;
   json r;
