@@ -528,7 +528,8 @@ TEST(Merge, KeepsMachinesApartExplicitly) {
   EXPECT_EQ(merged["context"]["other_machines"][0]["cores"], 64);
   EXPECT_EQ(merged["context"].value("cpu_model", ""), read_json(shard(1))["context"].value("cpu_model", ""));
   for (int k = 1; k <= 2; ++k) {
-    for (const auto& c : read_json(shard(k))["cells"]) {
+    json slice = read_json(shard(k));  // held: a range-for over a temporary's member dangles
+    for (const auto& c : slice["cells"]) {
       const json* m = find_cell(merged, c["id"]);
       ASSERT_NE(m, nullptr) << c["id"];
       EXPECT_EQ((*m)["machine"], k - 1) << c["id"];
@@ -545,7 +546,8 @@ TEST(Merge, KeepsMachinesApartExplicitly) {
   EXPECT_EQ(again["cells"], merged["cells"]);
   // Shards of one machine carry no machine numbers.
   ASSERT_TRUE(test::alloclab({"merge", "-o", dir / "one.json", shard(1)}).ok());
-  for (const auto& c : read_json(dir / "one.json")["cells"]) EXPECT_FALSE(c.contains("machine")) << c["id"];
+  json one = read_json(dir / "one.json");
+  for (const auto& c : one["cells"]) EXPECT_FALSE(c.contains("machine")) << c["id"];
 }
 
 TEST(Run, ResumeAndOverwriteRules) {
