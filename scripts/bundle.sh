@@ -164,7 +164,7 @@ context.allocators in a results file names every object that answered malloc.
 
 Reports need python3 with matplotlib, here or wherever the results file goes:
 
-  ALLOCLAB_REPORT_DIR=\$PWD/report bin/alloclab report results.json -o report-out/
+  bin/alloclab report results.json -o report-out/   # the scripts in report/
 
 Results written here record git_revision "unknown" (no source tree); the
 revision is the one above. MANIFEST lists every file with its sha256, size

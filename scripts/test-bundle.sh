@@ -106,7 +106,7 @@ sys.exit(1 if errors else 0)
 EOF
 
 if "$python" -c 'import matplotlib' 2>/dev/null; then
-  ALLOCLAB_REPORT_DIR="$b/report" "$b/bin/alloclab" report "$tmp/r.json" -o "$tmp/report" >/dev/null ||
+  env -u ALLOCLAB_REPORT_DIR "$b/bin/alloclab" report "$tmp/r.json" -o "$tmp/report" >/dev/null ||
     fail "alloclab report with the bundle's scripts failed"
   [[ -s "$tmp/report/report.html" ]] || fail "alloclab report wrote no report.html"
 else

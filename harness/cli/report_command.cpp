@@ -21,8 +21,14 @@ namespace {
 namespace fs = std::filesystem;
 
 // ALLOCLAB_REPORT_DIR overrides where the scripts are (an installed copy).
+// An unpacked bundle (scripts/bundle.sh: ROOT/bin/alloclab beside
+// ROOT/MANIFEST) uses its own ROOT/report/; a build uses the source tree's.
 fs::path report_script() {
   if (const char* dir = std::getenv("ALLOCLAB_REPORT_DIR")) return fs::path(dir) / "report.py";
+  std::error_code ec;
+  fs::path root = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path();
+  if (!ec && fs::exists(root / "MANIFEST", ec) && fs::exists(root / "report" / "report.py", ec))
+    return root / "report" / "report.py";
   return fs::path(ALLOCLAB_SOURCE_DIR) / "harness" / "report" / "report.py";
 }
 
