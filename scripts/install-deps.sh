@@ -30,6 +30,11 @@ packages=(
   python3-matplotlib chromium
   # `alloclab run --count instructions` counts instructions under Callgrind
   valgrind
+  # `alloclab serve` drives real servers with wrk (a maintained load
+  # generator; its Lua done() hook reports its own latency histogram) and
+  # measures a Node.js server (the servers themselves are unpacked by
+  # scripts/install-servers.sh, below)
+  wrk nodejs
   # scripts/bundle.sh points the bundled binaries at their own lib/ folder
   # (RUNPATH $ORIGIN/../lib) on the staged copies
   patchelf
@@ -42,7 +47,7 @@ for p in "${packages[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
-  exit 0
+  exec "$(dirname "$0")/install-servers.sh"
 fi
 
 echo "install-deps: installing ${missing[*]}" >&2
@@ -58,3 +63,4 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+"$(dirname "$0")/install-servers.sh"

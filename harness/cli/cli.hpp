@@ -49,6 +49,8 @@ void add_compare_command(CLI::App& app, Context& ctx);
 // `alloclab report`: charts, the document's tables and the claims ledger
 // (harness/report/*.py under Debian's python3 with matplotlib).
 void add_report_command(CLI::App& app, Context& ctx);
+// `alloclab serve`: real servers under each general allocator (harness/serve/).
+void add_serve_command(CLI::App& app, Context& ctx);
 // `alloclab trace ...`: info, gen, text, binary (trace_command.cpp), which
 // adds capture and scopes (capture_command.cpp) to its group.
 void add_trace_command(CLI::App& app, Context& ctx);

@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   add_export_command(app, ctx);
   add_compare_command(app, ctx);
   add_report_command(app, ctx);
+  add_serve_command(app, ctx);
 
   // Name an unknown command outright (CLI11 would only say one is required).
   if (argc > 1 && argv[1][0] != '-') {

@@ -1,0 +1,231 @@
+// `alloclab serve`: every server kind starts, is measured under the
+// allocator asked for, and stops; a stopped or killed suite leaves no
+// process or folder behind; bad flags and missing programs have their exit
+// statuses.
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "harness/tests/test_util.hpp"
+
+extern char** environ;
+
+namespace alloclab {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using test::ScratchDir;
+
+// Processes whose working folder is under `dir` (every server runs in its
+// prefix there).
+std::vector<std::string> processes_in(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = d ? ::readdir(d) : nullptr) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::error_code ec;
+    auto cwd = fs::read_symlink(std::string("/proc/") + e->d_name + "/cwd", ec).string();
+    if (ec || cwd.rfind(dir, 0) != 0) continue;
+    std::string stat;
+    std::ifstream(std::string("/proc/") + e->d_name + "/stat") >> stat;
+    out.push_back(std::string(e->d_name) + " in " + cwd);
+  }
+  if (d) ::closedir(d);
+  return out;
+}
+
+std::vector<std::string> entries(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename());
+  return out;
+}
+
+pid_t spawn_serve(std::vector<std::string> args, const std::string& tmpdir, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), ALLOCLAB_BIN);
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind("TMPDIR=", 0) != 0) env.emplace_back(*e);
+  env.push_back("TMPDIR=" + tmpdir);
+  std::vector<char*> envp;
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// Waits until a server runs under `dir` (true) or `pid` ends (false).
+bool wait_for_server(pid_t pid, const std::string& dir, int& status) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
+    if (!processes_in(dir).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// TMPDIR for a suite: a folder the servers' workers (nobody, under root)
+// can reach, so their prefixes and processes are inside the test's folder.
+std::string scratch_tmp(const ScratchDir& dir) {
+  fs::permissions(dir.path(), fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
+  std::string tmp = dir / "tmp";
+  fs::create_directory(tmp);
+  fs::permissions(tmp, fs::perms::others_exec | fs::perms::group_exec, fs::perm_options::add);
+  return tmp;
+}
+
+const std::vector<std::string> kQuick = {"--warmup", "0", "--peak", "1", "--fixed", "0.5", "-q", "-c", "8"};
+
+std::vector<std::string> serve_args(const std::string& servers, const std::string& backends, const std::string& out,
+                                    int reps = 1) {
+  std::vector<std::string> a = {"serve", "--servers", servers, "--backends", backends, "-o", out, "-r", std::to_string(reps)};
+  a.insert(a.end(), kQuick.begin(), kQuick.end());
+  return a;
+}
+
+TEST(Serve, EveryServerKindIsMeasuredUnderTheAllocatorAskedForAndLeavesNothingRunning) {
+  ScratchDir dir;
+  std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
+  WorkerRequest req;
+  req.argv = {ALLOCLAB_BIN};
+  for (auto& a : serve_args("nginx,h2o,haproxy,apache,node", "glibc,jemalloc", out)) req.argv.push_back(a);
+  req.env = {"TMPDIR=" + tmp};
+  req.timeout = std::chrono::seconds(240);
+  auto o = run_worker(req);
+  ASSERT_TRUE(o.ok()) << o.describe() << "\n" << o.err;
+  json doc = test::read_json(out);
+  EXPECT_EQ(doc["format"], "alloclab-serve");
+  EXPECT_EQ(doc["complete"], true);
+  ASSERT_EQ(doc["cells"].size(), 10u);
+  std::set<std::string> seen;
+  for (const auto& c : doc["cells"]) {
+    SCOPED_TRACE(c["id"].get<std::string>());
+    ASSERT_EQ(c["status"], "ok") << c.value("failure", "");
+    seen.insert(c["server"].get<std::string>() + "/" + c["allocator"].get<std::string>());
+    // The library answering malloc in the server process is the one asked for.
+    ASSERT_FALSE(c["identity"].empty());
+    for (const auto& id : c["identity"]) EXPECT_EQ(id["family"], c["allocator"]);
+    // Peak: wrk answered requests, and the server spent CPU on them.
+    EXPECT_GT(c["peak"]["requests"].get<double>(), 100);
+    EXPECT_EQ(c["peak"]["errors"], 0);
+    EXPECT_GT(c["peak"]["rps"].get<double>(), 100);
+    EXPECT_GT(c["peak"]["server"]["ns_per_request"].get<double>(), 0);
+    // Fixed rate: the schedule's requests, latency percentiles in order.
+    const auto& f = c["fixed"];
+    EXPECT_GT(f["requests"].get<double>(), 0);
+    EXPECT_LE(f["requests"].get<double>(), f["due"].get<double>());
+    EXPECT_GT(f["latency_us"]["p50"].get<double>(), 0);
+    EXPECT_LE(f["latency_us"]["p50"].get<double>(), f["latency_us"]["p99"].get<double>());
+    EXPECT_LE(f["latency_us"]["p99"].get<double>(), f["latency_us"]["max"].get<double>());
+    // Memory from /proc: a resident peak and RSS samples.
+    EXPECT_GT(c["memory"]["vm_hwm_kib"].get<double>(), 1000);
+    EXPECT_GT(c["memory"]["pss_kib"].get<double>(), 0);
+    EXPECT_FALSE(c["memory"]["rss_series"].empty());
+    EXPECT_FALSE(c.contains("leftover_processes"));
+    if (c["server"] == "node") {
+      EXPECT_GT(c["gc"]["count"].get<double>(), 0) << "V8's --trace-gc lines were not read";
+    }
+  }
+  EXPECT_EQ(seen.size(), 10u);
+  // nginx has a master and a worker process; both are counted.
+  for (const auto& c : doc["cells"]) {
+    if (c["server"] == "nginx") {
+      EXPECT_EQ(c["memory"]["processes"], 2);
+    }
+  }
+  EXPECT_FALSE(doc["comparisons"].empty());
+  EXPECT_EQ(processes_in(dir.path()), std::vector<std::string>{});
+  EXPECT_EQ(entries(tmp), std::vector<std::string>{}) << "a server prefix was left behind";
+}
+
+TEST(Serve, SigtermStopsEveryServerKeepsFinishedCellsAndRemovesItsFolders) {
+  ScratchDir dir;
+  std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
+  pid_t pid = spawn_serve(serve_args("nginx,haproxy", "glibc,jemalloc", out, 3), tmp);
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  // Past the first cell, into a later one with its server up.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(out) && std::chrono::steady_clock::now() < until && ::waitpid(pid, &status, WNOHANG) == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(wait_for_server(pid, tmp, status)) << "no server started; status " << status;
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  json doc = test::read_json(out);
+  EXPECT_EQ(doc["complete"], false);
+  EXPECT_GE(doc["cells"].size(), 1u);
+  for (const auto& c : doc["cells"]) EXPECT_EQ(c["status"], "ok") << c["id"];
+  EXPECT_EQ(processes_in(dir.path()), std::vector<std::string>{});
+  EXPECT_EQ(entries(tmp), std::vector<std::string>{});
+}
+
+TEST(Serve, AKilledSuiteLeavesNothingOnceTheNextOneHasRun) {
+  ScratchDir dir;
+  std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
+  pid_t pid = spawn_serve(serve_args("nginx", "glibc", out, 5), tmp);
+  int status = 0;
+  ASSERT_TRUE(wait_for_server(pid, tmp, status)) << "no server started; status " << status;
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  // The next suite removes what the killed one left: processes and folder.
+  WorkerRequest req;
+  req.argv = {ALLOCLAB_BIN};
+  for (auto& a : serve_args("nginx", "glibc", dir / "again.json")) req.argv.push_back(a);
+  req.env = {"TMPDIR=" + tmp};
+  auto o = run_worker(req);
+  ASSERT_TRUE(o.ok()) << o.describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(processes_in(dir.path()), std::vector<std::string>{});
+  EXPECT_EQ(entries(tmp), std::vector<std::string>{});
+}
+
+TEST(Serve, AMissingServerIsExitFourNamingItsPackage) {
+  ScratchDir dir;
+  WorkerRequest req;
+  req.argv = {ALLOCLAB_BIN, "serve", "--servers", "nginx", "-o", dir / "s.json"};
+  req.env = {"ALLOCLAB_SERVERS_ROOT=" + dir.path()};
+  auto o = run_worker(req);
+  EXPECT_EQ(o.exit_code, 4) << o.describe();
+  EXPECT_NE(o.err.find("Debian package nginx-light"), std::string::npos) << o.err;
+  EXPECT_FALSE(fs::exists(dir / "s.json"));
+}
+
+TEST(Serve, BadFlagsAreExitTwoInOneLine) {
+  ScratchDir dir;
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--servers", "lighttpd"},
+                                       {"--servers", "nginx,nginx"},
+                                       {"--backends", "bump"},
+                                       {"--server-cpus", "4095"},
+                                       {"--load-cpus", "x"},
+                                       {"--peak", "0"},
+                                       {"--rate-fraction", "2"}}) {
+    std::vector<std::string> args = {"serve", "-o", dir / "s.json"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    auto o = test::alloclab(args);
+    EXPECT_EQ(o.exit_code, 2) << bad[0] << " " << bad[1] << ": " << o.describe();
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  }
+  EXPECT_FALSE(fs::exists(dir / "s.json"));
+}
+
+}  // namespace
+}  // namespace alloclab
