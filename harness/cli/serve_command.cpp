@@ -54,7 +54,11 @@ void add_serve_command(CLI::App& app, Context& ctx) {
     bool quiet = false, force = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--servers", a->servers, "Servers, comma-separated: " + serve::server_names())->capture_default_str();
+  cmd->add_option("--servers", a->servers,
+                  "Servers, comma-separated: " + serve::server_names() +
+                      "; node:retain=MIB is Node.js holding MIB of objects for its life (V8's collector then traces that\n"
+                      "heap), run under the first backend only")
+      ->capture_default_str();
   cmd->add_option("-b,--backends", a->allocators,
                   "General allocators preloaded into each server; the first is the baseline of comparisons")
       ->capture_default_str();
@@ -76,12 +80,16 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--body-bytes", a->o.body_bytes,
                   "Size of the page served (default: the median HTML page, Web Almanac 2024)")
       ->check(CLI::Range(1, 64 << 20))->capture_default_str();
-  cmd->add_option("--node-retain", a->o.node_retain_mib, "MiB the Node.js server holds for its lifetime")
-      ->check(CLI::Range(0, 65536))->capture_default_str();
   cmd->add_option("--server-cpus", a->server_cpus, "CPUs of the servers (default: the first half of this process's)")
       ->type_name("LIST");
   cmd->add_option("--load-cpus", a->load_cpus, "CPUs of wrk and the fixed-rate generator (default: the rest)")
       ->type_name("LIST");
+  cmd->add_flag("--predict", a->o.predict,
+                "Also capture each server's allocations under the same load (trace capture), replay them under every\n"
+                "allocator (run --trace) and set the replay's allocator time per request beside the server's CPU time\n"
+                "per request, with their rank agreement (Spearman)");
+  cmd->add_option("--predict-reps", a->o.predict_reps, "Replay repetitions per allocator for --predict")
+      ->check(CLI::Range(1, 100))->capture_default_str();
   cmd->add_option("-o,--output", a->output, "Results file (written when the suite ends)")->capture_default_str();
   cmd->add_flag("-f,--force", a->force, "Overwrite an existing results file");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
@@ -99,10 +107,15 @@ void add_serve_command(CLI::App& app, Context& ctx) {
       o.quiet = a->quiet;
       o.servers.clear();
       for (const auto& s : split_list(a->servers)) {
-        const auto* k = serve::find_server(s);
-        if (k == nullptr) throw SpecError("unknown server '" + s + "'; valid: " + serve::server_names());
-        if (std::find(o.servers.begin(), o.servers.end(), k) != o.servers.end()) throw SpecError("server '" + s + "' named twice");
-        o.servers.push_back(k);
+        serve::ServerSpec spec;
+        try {
+          spec = serve::parse_server_spec(s);
+        } catch (const std::invalid_argument& e) {
+          throw SpecError(e.what());
+        }
+        for (const auto& k : o.servers)
+          if (k.label == spec.label) throw SpecError("server '" + s + "' named twice");
+        o.servers.push_back(spec);
       }
       if (o.servers.empty()) throw SpecError("--servers is empty; valid: " + serve::server_names());
       o.allocators.clear();

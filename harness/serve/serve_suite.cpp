@@ -28,6 +28,7 @@
 #include "harness/run/progress.hpp"
 #include "harness/serve/open_loop.hpp"
 #include "harness/serve/proc_stats.hpp"
+#include "harness/worker_process.hpp"
 
 extern char** environ;
 
@@ -40,6 +41,8 @@ volatile std::sig_atomic_t g_stop_signal = 0;
 
 namespace {
 
+std::atomic<bool> g_stop_flag{false};  // the same, for run_worker's cancel
+
 // Process groups to kill on a signal: servers, the upstream, wrk.
 constexpr int kSlots = 8;
 std::atomic<pid_t> g_groups[kSlots];
@@ -50,6 +53,7 @@ void on_stop(int sig) {
     if (pgid > 0) ::kill(-pgid, SIGKILL);
   }
   g_stop_signal = sig;
+  g_stop_flag.store(true);
 }
 
 void track(pid_t pgid) {
@@ -156,6 +160,11 @@ bool answers(int port, const std::string& path) {
 std::string self_dir() {
   std::error_code ec;
   return fs::read_symlink("/proc/self/exe", ec).parent_path().string();
+}
+
+std::string self_exe() {
+  std::error_code ec;
+  return fs::read_symlink("/proc/self/exe", ec).string();
 }
 
 std::string whoami_library() {
@@ -342,39 +351,58 @@ WrkRun run_wrk(const std::string& wrk, const std::string& dir, int port, int sec
 }
 
 // V8's --trace-gc lines: "[pid:0x..]   1234 ms: Scavenge 4.1 (5.2) -> 3.5 (6.2) MB, 0.52 / 0.00 ms ...".
-json gc_figures(const std::string& log) {
+// Only collections after `after_ms` (V8's clock starts with the isolate,
+// a little after the process: the cut errs towards leaving out) count: the
+// ones under load, not those of building the retained heap at start.
+json gc_figures(const std::string& log, double after_ms) {
   std::map<std::string, std::vector<double>> pauses;
   double heap_max = 0;
+  int before = 0;
+  json all = json::array();
   std::istringstream in(read_text(log, 64 << 20));
   std::string line;
   while (std::getline(in, line)) {
     auto ms = line.find(" ms: ");
     auto mb = line.find(" MB, ");
     if (ms == std::string::npos || mb == std::string::npos) continue;
+    auto open = line.find(']');
+    double at = std::strtod(line.c_str() + (open == std::string::npos ? 0 : open + 1), nullptr);
     std::string rest = line.substr(ms + 5);
     std::string kind = rest.substr(0, rest.find(' '));
     if (kind == "Mark-Compact" || kind == "Mark-sweep" || kind == "Mark-Compact(reduce)") kind = "mark-compact";
     else if (kind == "Scavenge" || kind == "Minor") kind = "scavenge";
     else kind = "other";
     double pause = std::strtod(line.c_str() + mb + 5, nullptr);
+    // "KIND 4.1 (5.2) -> 3.5 (6.2) MB": used before, used after.
+    double used_before = std::strtod(line.c_str() + ms + 5 + rest.find(' '), nullptr);
     auto arrow = line.find("-> ");
-    if (arrow != std::string::npos) heap_max = std::max(heap_max, std::strtod(line.c_str() + arrow + 3, nullptr));
+    double used_after = arrow != std::string::npos ? std::strtod(line.c_str() + arrow + 3, nullptr) : 0;
+    if (all.size() < 20000) all.push_back({at, kind, used_before, used_after, pause});
+    if (at <= after_ms) {
+      ++before;
+      continue;
+    }
+    heap_max = std::max(heap_max, used_after);
     pauses[kind].push_back(pause);
   }
   json j = json::object();
-  std::vector<double> all;
+  std::vector<double> under_load;
   for (auto& [kind, v] : pauses) {
     std::sort(v.begin(), v.end());
     double total = 0;
     for (double x : v) total += x;
-    all.insert(all.end(), v.begin(), v.end());
-    j[kind] = {{"count", v.size()}, {"total_ms", total}, {"max_ms", v.back()},
-               {"p50_ms", v[v.size() / 2]}};
+    under_load.insert(under_load.end(), v.begin(), v.end());
+    j[kind] = {{"count", v.size()}, {"total_ms", total}, {"max_ms", v.back()}, {"p50_ms", v[v.size() / 2]}};
   }
-  std::sort(all.begin(), all.end());
-  j["count"] = all.size();
-  j["max_pause_ms"] = all.empty() ? 0.0 : all.back();
+  std::sort(under_load.begin(), under_load.end());
+  j["count"] = under_load.size();
+  j["max_pause_ms"] = under_load.empty() ? 0.0 : under_load.back();
   j["heap_used_max_mb"] = heap_max;
+  j["startup_collections"] = before;
+  j["after_ms"] = after_ms;
+  // Every collection, start-up included: [ms since V8 started, kind, MB
+  // used before, MB used after, pause ms] (the first 20,000).
+  j["collections"] = all;
   return j;
 }
 
@@ -437,7 +465,7 @@ std::string make_prefix() {
 }
 
 struct CellPlan {
-  const ServerKind* server;
+  const ServerSpec* server;
   Library allocator;
   int rep;
 };
@@ -450,6 +478,26 @@ double median(std::vector<double> v) {
 }
 
 }  // namespace
+
+ServerSpec parse_server_spec(const std::string& text) {
+  auto colon = text.find(':');
+  std::string name = text.substr(0, colon);
+  ServerSpec spec;
+  spec.kind = find_server(name);
+  spec.label = text;
+  if (spec.kind == nullptr) throw std::invalid_argument("unknown server '" + name + "'; valid: " + server_names());
+  if (colon == std::string::npos) return spec;
+  std::string opt = text.substr(colon + 1);
+  if (name != "node" || opt.rfind("retain=", 0) != 0)
+    throw std::invalid_argument("'" + text + "': only node takes an option (node:retain=MIB)");
+  std::string v = opt.substr(7);
+  if (v.empty() || v.size() > 5 || v.find_first_not_of("0123456789") != std::string::npos || std::stoi(v) < 1 ||
+      std::stoi(v) > 65536)
+    throw std::invalid_argument("'" + text + "': retain takes MiB from 1 to 65536");
+  spec.retain_mib = std::stoi(v);
+  spec.label = "node:retain=" + std::to_string(spec.retain_mib);
+  return spec;
+}
 
 void install_stop_handlers() {
   struct sigaction sa{};
@@ -498,11 +546,16 @@ std::string wrk_binary() {
 
 namespace {
 
+// One measured cell; with `capture` set, the server runs under
+// `alloclab trace capture -o CAPTURE` instead (glibc, no identity check,
+// warm-up and peak load only) and the cell records the requests served.
 json run_cell(const SuiteOptions& o, const CellPlan& plan, const std::string& wrk, const std::string& whoami,
-              const std::string& prefix, std::map<std::string, double>& rates, const std::string& page) {
-  const ServerKind& kind = *plan.server;
-  json cell = {{"id", std::string(kind.name) + "|" + std::string(library_name(plan.allocator)) + "|r" + std::to_string(plan.rep)},
-               {"server", kind.name}, {"allocator", library_name(plan.allocator)}, {"rep", plan.rep}};
+              const std::string& prefix, std::map<std::string, double>& rates, const std::string& page,
+              const std::string& capture = {}) {
+  const ServerKind& kind = *plan.server->kind;
+  const std::string& label = plan.server->label;
+  json cell = {{"id", label + "|" + std::string(library_name(plan.allocator)) + "|r" + std::to_string(plan.rep)},
+               {"server", label}, {"kind", kind.name}, {"allocator", library_name(plan.allocator)}, {"rep", plan.rep}};
   std::error_code ec;
   fs::remove_all(prefix, ec);
   fs::create_directories(prefix + "/www", ec);
@@ -528,7 +581,7 @@ json run_cell(const SuiteOptions& o, const CellPlan& plan, const std::string& wr
   Layout layout;
   layout.as_root = ::geteuid() == 0;
   layout.docroot = prefix + "/www";
-  layout.node_retain_mib = o.node_retain_mib;
+  layout.node_retain_mib = plan.server->retain_mib;
   if (kind.needs_upstream) {
     Layout up = layout;
     up.prefix = prefix + "/upstream";
@@ -551,13 +604,16 @@ json run_cell(const SuiteOptions& o, const CellPlan& plan, const std::string& wr
 
   std::vector<std::string> env = base_env;
   std::string preload(library_preload_path(plan.allocator));
-  env.push_back("LD_PRELOAD=" + (preload.empty() ? whoami : preload + " " + whoami));
-  env.push_back("ALLOCLAB_WHOAMI_DIR=" + prefix + "/whoami");
+  if (capture.empty()) {
+    env.push_back("LD_PRELOAD=" + (preload.empty() ? whoami : preload + " " + whoami));
+    env.push_back("ALLOCLAB_WHOAMI_DIR=" + prefix + "/whoami");
+  }
 
   // Start; a port taken in the meantime is tried again with another.
   pid_t server = -1;
   Launch launch;
   std::string start_error;
+  double spawned_at = now_s();
   for (int attempt = 0; attempt < 3 && server < 0 && !stopping(); ++attempt) {
     layout.prefix = prefix + "/server";
     fs::remove_all(layout.prefix, ec);
@@ -565,7 +621,16 @@ json run_cell(const SuiteOptions& o, const CellPlan& plan, const std::string& wr
     ::chmod(layout.prefix.c_str(), 0755);
     layout.port = free_port();
     launch = prepare_server(kind, layout);
-    pid_t pid = spawn(launch.argv, env, o.server_cpus, launch.stdout_path, launch.stderr_path, layout.prefix).pid;
+    if (!capture.empty()) {
+      std::vector<std::string> wrapped = {self_exe(), "trace", "capture", "-o", capture, "--"};
+      wrapped.insert(wrapped.end(), launch.argv.begin(), launch.argv.end());
+      launch.argv = wrapped;
+    }
+    std::vector<std::string> launch_env = env;
+    // The capture's folder goes in the prefix, which the workers can reach.
+    if (!capture.empty()) launch_env.push_back("TMPDIR=" + prefix);
+    spawned_at = now_s();
+    pid_t pid = spawn(launch.argv, launch_env, o.server_cpus, launch.stdout_path, launch.stderr_path, layout.prefix).pid;
     double until = now_s() + o.start_timeout_s;
     int st = 0;
     bool up = false;
@@ -592,6 +657,28 @@ json run_cell(const SuiteOptions& o, const CellPlan& plan, const std::string& wr
     return failed(stopping() ? "interrupted" : start_error);
   }
   cell["port"] = layout.port;
+  cell["start_ms"] = std::lround((now_s() - spawned_at) * 1000);
+
+  if (!capture.empty()) {
+    // Load as in a measured cell, then a graceful stop, so that every
+    // process flushes its events and the capture writes the trace.
+    WrkRun warm;
+    warm.ok = true;
+    if (o.warmup_s > 0) warm = run_wrk(wrk, prefix, layout.port, o.warmup_s, o.connections, o.load_cpus);
+    WrkRun load = warm.ok ? run_wrk(wrk, prefix, layout.port, o.peak_s, o.connections, o.load_cpus) : warm;
+    bool gone = stop_group(server, 120);
+    if (upstream > 0) gone = stop_group(upstream, 5) && gone;
+    if (!gone) cell["leftover_processes"] = true;
+    if (!load.ok) return failed(load.error);
+    std::error_code ec2;
+    if (!fs::exists(capture, ec2)) return failed("the capture wrote no trace: " + logs_tail(launch));
+    // Every request the server answered while traced: wrk's, and the
+    // readiness probes' (a handful).
+    cell["requests"] = (o.warmup_s > 0 ? warm.figures.value("requests", 0.0) : 0.0) + load.figures.value("requests", 0.0);
+    cell["capture_log"] = tail_of(launch.stderr_path, 12);
+    cell["status"] = "ok";
+    return cell;
+  }
 
   json identity = json::array();
   std::string mismatch = check_identity(prefix + "/whoami", plan.allocator, identity);
@@ -645,8 +732,8 @@ json run_cell(const SuiteOptions& o, const CellPlan& plan, const std::string& wr
   // Fixed offered rate, below saturation.
   double rate = o.rate;
   if (rate <= 0) {
-    auto it = rates.find(std::string(kind.name));
-    if (it == rates.end()) it = rates.emplace(std::string(kind.name), std::max(100.0, std::round(p.value("rps", 0.0) * o.rate_fraction / 100) * 100)).first;
+    auto it = rates.find(label);
+    if (it == rates.end()) it = rates.emplace(label, std::max(100.0, std::round(p.value("rps", 0.0) * o.rate_fraction / 100) * 100)).first;
     rate = it->second;
   }
   cell["phases_ms"]["fixed_start"] = std::lround((now_s() - t0) * 1000);
@@ -677,10 +764,117 @@ json run_cell(const SuiteOptions& o, const CellPlan& plan, const std::string& wr
   cell["memory"] = {{"vm_hwm_kib", d.vm_hwm_kib}, {"rss_end_kib", d.rss_kib}, {"pss_kib", mem.pss_kib},
                     {"anon_huge_kib", mem.anon_huge_kib}, {"processes", d.processes}, {"rss_series", series}};
   finish();
-  if (launch.traces_gc) cell["gc"] = gc_figures(launch.stdout_path);
-  if (kind.name == std::string_view("node")) cell["node_retain_mib"] = o.node_retain_mib;
+  if (launch.traces_gc) cell["gc"] = gc_figures(launch.stdout_path, cell["start_ms"].get<double>());
+  if (kind.name == std::string_view("node")) cell["node_retain_mib"] = plan.server->retain_mib;
   cell["status"] = "ok";
   return cell;
+}
+
+// Spearman's rank correlation (ties get their mean rank); NaN below 2 points
+// or when a side has no spread.
+double spearman(const std::vector<double>& x, const std::vector<double>& y) {
+  auto ranks = [](const std::vector<double>& v) {
+    std::vector<std::size_t> idx(v.size());
+    for (std::size_t i = 0; i < v.size(); ++i) idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+    std::vector<double> r(v.size());
+    for (std::size_t i = 0; i < idx.size();) {
+      std::size_t j = i;
+      while (j + 1 < idx.size() && v[idx[j + 1]] == v[idx[i]]) ++j;
+      for (std::size_t k = i; k <= j; ++k) r[idx[k]] = (static_cast<double>(i + j) / 2) + 1;
+      i = j + 1;
+    }
+    return r;
+  };
+  if (x.size() < 2 || x.size() != y.size()) return std::nan("");
+  auto rx = ranks(x), ry = ranks(y);
+  double mx = 0, my = 0;
+  for (std::size_t i = 0; i < rx.size(); ++i) mx += rx[i], my += ry[i];
+  mx /= static_cast<double>(rx.size());
+  my /= static_cast<double>(ry.size());
+  double sxy = 0, sxx = 0, syy = 0;
+  for (std::size_t i = 0; i < rx.size(); ++i) {
+    sxy += (rx[i] - mx) * (ry[i] - my);
+    sxx += (rx[i] - mx) * (rx[i] - mx);
+    syy += (ry[i] - my) * (ry[i] - my);
+  }
+  if (sxx == 0 || syy == 0) return std::nan("");
+  return sxy / std::sqrt(sxx * syy);
+}
+
+// The server's own allocations, captured under the same load, replayed
+// under each allocator (`alloclab run --trace`), beside what the server
+// measured: does the replay order the allocators as the server's CPU time
+// per request does?
+json predict_server(const SuiteOptions& o, const ServerSpec& spec, const std::string& wrk, const std::string& whoami,
+                    const std::string& prefix, const std::string& page, const json& cells) {
+  std::map<std::string, double> rates;
+  const std::string trace = prefix + "/" + spec.label + ".trace";
+  json p = {{"server", spec.label}};
+  json cap = run_cell(o, {&spec, Library::glibc, 0}, wrk, whoami, prefix + "/cell", rates, page, trace);
+  if (cap.value("status", "") != "ok") {
+    p["status"] = "failed";
+    p["failure"] = "capture: " + cap.value("failure", std::string("failed"));
+    return p;
+  }
+  const double requests = cap.value("requests", 0.0);
+  p["capture"] = {{"requests", requests}, {"log", cap.value("capture_log", "")}};
+  WorkerRequest req;
+  req.argv = {self_exe(), "run", "--trace", trace, "--reps", std::to_string(o.predict_reps), "-q", "--force",
+              "-o", prefix + "/replay.json", "--backends"};
+  std::string backends;
+  for (auto l : o.allocators) backends += (backends.empty() ? "" : ",") + std::string(library_name(l));
+  req.argv.push_back(backends);
+  req.timeout = std::chrono::minutes(30);
+  req.cancel = &g_stop_flag;
+  WorkerOutcome out = run_worker(req);
+  if (!out.ok() && !(out.status == WorkerOutcome::Status::exited && out.exit_code == 3)) {
+    p["status"] = "failed";
+    p["failure"] = "replay of the captured trace: " + out.describe();
+    return p;
+  }
+  json replay = json::parse(read_text(prefix + "/replay.json", 1u << 30), nullptr, false);
+  if (replay.is_discarded() || !replay.contains("cells")) {
+    p["status"] = "failed";
+    p["failure"] = "replay of the captured trace wrote no readable results";
+    return p;
+  }
+  json rows = json::array();
+  std::vector<double> predicted, measured;
+  for (auto lib : o.allocators) {
+    std::string name(library_name(lib));
+    std::vector<double> alloc_s, ops;
+    for (const auto& c : replay["cells"]) {
+      if (c.value("backend", "") != name || c.value("status", "") != "ok") continue;
+      alloc_s.push_back(c["replay"].value("allocator_seconds", 0.0));
+      ops.push_back(c["replay"].value("ops", 0.0));
+    }
+    std::vector<double> cpu;
+    for (const auto& c : cells) {
+      if (c.value("server", "") == spec.label && c.value("allocator", "") == name && c.value("status", "") == "ok")
+        cpu.push_back(c["peak"]["server"].value("ns_per_request", 0.0));
+    }
+    json row = {{"allocator", name}, {"replay_reps", alloc_s.size()}, {"server_reps", cpu.size()}};
+    if (!alloc_s.empty() && requests > 0) {
+      double ns = median(alloc_s) * 1e9 / requests;
+      row["replay_ns_per_request"] = ns;
+      row["ops_per_request"] = median(ops) / requests;
+      if (!cpu.empty()) {
+        double m = median(cpu);
+        row["server_cpu_ns_per_request"] = m;
+        row["replay_share_of_server_cpu"] = m > 0 ? ns / m : 0.0;
+        predicted.push_back(ns);
+        measured.push_back(m);
+      }
+    }
+    rows.push_back(row);
+  }
+  p["allocators"] = rows;
+  double rho = spearman(predicted, measured);
+  p["spearman"] = std::isnan(rho) ? json(nullptr) : json(rho);
+  p["spearman_n"] = predicted.size();
+  p["status"] = "ok";
+  return p;
 }
 
 }  // namespace
@@ -689,7 +883,7 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
   failed = 0;
   const std::string wrk = wrk_binary();
   const std::string whoami = whoami_library();
-  for (const auto* k : o.servers) server_binary(*k);
+  for (const auto& k : o.servers) server_binary(*k.kind);
   std::string page;
   page.reserve(o.body_bytes);
   page = "<!doctype html><title>alloclab</title>\n";
@@ -699,10 +893,14 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
   std::vector<CellPlan> plan;
   const int n = static_cast<int>(o.allocators.size());
   for (int rep = 0; rep < o.reps; ++rep) {
-    for (const auto* k : o.servers) {
+    for (const auto& k : o.servers) {
+      if (k.retain_mib > 0) {
+        plan.push_back({&k, o.allocators.front(), rep});
+        continue;
+      }
       // Allocators in a rotated order each repetition, so drift over the
       // run does not favour one of them.
-      for (int i = 0; i < n; ++i) plan.push_back({k, o.allocators[static_cast<std::size_t>((i + rep) % n)], rep});
+      for (int i = 0; i < n; ++i) plan.push_back({&k, o.allocators[static_cast<std::size_t>((i + rep) % n)], rep});
     }
   }
 
@@ -718,11 +916,11 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
   ctx["server_packages"] = stamp;
   doc["context"] = ctx;
   json servers = json::array(), allocs = json::array();
-  for (const auto* k : o.servers) servers.push_back(k->name);
+  for (const auto& k : o.servers) servers.push_back(k.label);
   for (auto l : o.allocators) allocs.push_back(library_name(l));
   doc["config"] = {{"servers", servers}, {"allocators", allocs}, {"reps", o.reps}, {"warmup_s", o.warmup_s},
                    {"peak_s", o.peak_s}, {"fixed_s", o.fixed_s}, {"rate", o.rate}, {"rate_fraction", o.rate_fraction},
-                   {"connections", o.connections}, {"body_bytes", o.body_bytes}, {"node_retain_mib", o.node_retain_mib},
+                   {"connections", o.connections}, {"body_bytes", o.body_bytes},
                    {"sample_interval_s", o.sample_interval_s}, {"load_generator", "wrk (peak), alloclab open loop (fixed rate)"}};
   doc["complete"] = false;
   doc["cells"] = json::array();
@@ -731,7 +929,7 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
   run::Progress progress(plan.size(), 0, o.quiet);
   for (const auto& c : plan) {
     if (stopping()) break;
-    std::string label = std::string(c.server->name) + " " + std::string(library_name(c.allocator)) + " r" + std::to_string(c.rep);
+    std::string label = c.server->label + " " + std::string(library_name(c.allocator)) + " r" + std::to_string(c.rep);
     progress.starting(label);
     double t = now_s();
     json cell = run_cell(o, c, wrk, whoami, prefix + "/cell", rates, page);
@@ -742,9 +940,22 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
     if (doc["cells"].size() < plan.size()) checkpoint(doc);
   }
   progress.close();
+  if (o.predict && !stopping()) {
+    json predictions = json::array();
+    for (const auto& k : o.servers) {
+      if (stopping()) break;
+      if (k.retain_mib > 0) continue;
+      if (!o.quiet) std::fprintf(stderr, "capture and replay: %s\n", k.label.c_str());
+      predictions.push_back(predict_server(o, k, wrk, whoami, prefix, page, doc["cells"]));
+      doc["predictions"] = predictions;
+      checkpoint(doc);
+    }
+  }
   std::error_code ec;
   fs::remove_all(prefix, ec);
-  doc["complete"] = !stopping() && doc["cells"].size() == plan.size();
+  doc["complete"] = !stopping() && doc["cells"].size() == plan.size() &&
+                    (!o.predict || doc["predictions"].size() == static_cast<std::size_t>(std::count_if(
+                                       o.servers.begin(), o.servers.end(), [](const ServerSpec& k) { return k.retain_mib == 0; })));
   doc["comparisons"] = compare_cells(doc["cells"], [&] {
     std::vector<std::string> v;
     for (auto l : o.allocators) v.emplace_back(library_name(l));

@@ -15,8 +15,23 @@
 
 namespace alloclab::serve {
 
+// A server as named on the command line: a kind, and for Node.js the
+// memory it holds for its lifetime ("node:retain=1000", MiB), which gives
+// V8's collector a heap of that size to trace. A node server that retains
+// memory runs under the first allocator only: the sweep is about the
+// collector, not malloc.
+struct ServerSpec {
+  const ServerKind* kind = nullptr;
+  std::string label;
+  int retain_mib = 0;
+};
+
+// Parses "nginx" or "node:retain=N"; throws std::invalid_argument with a
+// one-line message.
+ServerSpec parse_server_spec(const std::string& text);
+
 struct SuiteOptions {
-  std::vector<const ServerKind*> servers;
+  std::vector<ServerSpec> servers;
   std::vector<Library> allocators;  // the first is the baseline of comparisons
   int reps = 3;
   int warmup_s = 1;  // whole seconds: wrk's -d takes no fraction
@@ -28,10 +43,13 @@ struct SuiteOptions {
   std::size_t body_bytes = 18432;
   std::vector<int> server_cpus;
   std::vector<int> load_cpus;
-  int node_retain_mib = 0;
   double sample_interval_s = 0.25;
   double start_timeout_s = 20;
   bool quiet = false;
+  // Capture each server's allocations under the same load and replay them
+  // under every allocator (predict_reps repetitions), beside the server.
+  bool predict = false;
+  int predict_reps = 3;
 };
 
 // Set by the command's signal handler; the suite stops at the next step.

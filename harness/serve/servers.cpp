@@ -43,8 +43,11 @@ const fs = require('fs');
 const [port, docroot, retainMib] = process.argv.slice(2);
 const body = fs.readFileSync(docroot + '/index.html');
 const retained = [];
+// About 1 KiB each: an object and a flat string of its own (JSON's round
+// trip flattens the concatenation, which V8 would otherwise keep as a
+// pair of pointers to shared parts).
 for (let i = 0; i < Number(retainMib) * 1024; i++) {
-  retained.push({ id: i, text: 'r'.repeat(960) + i, next: null });
+  retained.push({ id: i, text: JSON.parse(JSON.stringify('r'.repeat(960) + i)), next: null });
 }
 const server = http.createServer((req, res) => {
   if (req.url !== '/' && req.url !== '/index.html') {

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -139,6 +140,10 @@ TempDir::TempDir(const std::string& prefix) {
   if (!::mkdtemp(pattern.data()))
     throw std::runtime_error("cannot create a directory in " + base + ": " + std::strerror(errno));
   path_ = pattern;
+  // Under root, a traced server's workers may drop to another user (nginx,
+  // httpd and h2o run theirs as nobody) and still write their events here:
+  // others may create files but not list or remove the folder's (sticky).
+  if (::geteuid() == 0) ::chmod(path_.c_str(), 01733);
 }
 
 TempDir::~TempDir() {
