@@ -7,7 +7,8 @@
 # there) or --no-build is given (the binaries must exist).
 #
 # Layout (the folder is named after the archive):
-#   bin/alloclab, bin/alloclab-worker, bin/liballoclab_capture.so
+#   bin/alloclab, bin/alloclab-worker, bin/liballoclab_capture.so,
+#             bin/liballoclab_whoami.so (serve; the servers themselves are not bundled)
 #   lib/      the preloaded allocators (Debian's files, their own names) and
 #             every shared object they and bin/ need beyond glibc
 #   report/   the report scripts (ALLOCLAB_REPORT_DIR), for `alloclab report`
@@ -45,7 +46,7 @@ if [[ $build == 1 && -z "${ALLOCLAB_BUILD_DIR:-}" ]]; then
 elif [[ $build == 1 ]]; then
   cmake -S "$root" -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$build_dir" -j"$(nproc 2>/dev/null || echo 2)" \
-    --target alloclab alloclab-worker alloclab_capture
+    --target alloclab alloclab-worker alloclab_capture alloclab_whoami
 fi
 cache="$build_dir/CMakeCache.txt"
 [[ -f "$cache" && -x "$build_dir/alloclab" && -x "$build_dir/alloclab-worker" ]] ||
@@ -74,6 +75,7 @@ mkdir -p "$stage/bin" "$stage/lib" "$stage/report"
 
 cp "$build_dir/alloclab" "$build_dir/alloclab-worker" "$stage/bin/"
 [[ -f "$build_dir/liballoclab_capture.so" ]] && cp "$build_dir/liballoclab_capture.so" "$stage/bin/"
+[[ -f "$build_dir/liballoclab_whoami.so" ]] && cp "$build_dir/liballoclab_whoami.so" "$stage/bin/"
 # Release builds carry no debug information; the symbol table is all strip
 # removes (nothing reads our own symbols at run time).
 strip "$stage/bin/alloclab" "$stage/bin/alloclab-worker"

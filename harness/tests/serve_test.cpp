@@ -155,6 +155,42 @@ TEST(Serve, EveryServerKindIsMeasuredUnderTheAllocatorAskedForAndLeavesNothingRu
   EXPECT_EQ(entries(tmp), std::vector<std::string>{}) << "a server prefix was left behind";
 }
 
+// --predict: the server's own allocations, captured under load, replayed
+// under each allocator beside the server's measured CPU per request.
+TEST(Serve, PredictReplaysTheServersCapturedAllocationsUnderEachAllocator) {
+  ScratchDir dir;
+  std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
+  WorkerRequest req;
+  req.argv = {ALLOCLAB_BIN};
+  for (auto& a : serve_args("nginx", "glibc,jemalloc", out)) req.argv.push_back(a);
+  for (const char* a : {"--predict", "--predict-reps", "1"}) req.argv.push_back(a);
+  req.env = {"TMPDIR=" + tmp};
+  req.timeout = std::chrono::seconds(240);
+  auto o = run_worker(req);
+  ASSERT_TRUE(o.ok()) << o.describe() << "\n" << o.err;
+  json doc = test::read_json(out);
+  EXPECT_EQ(doc["complete"], true);
+  ASSERT_EQ(doc["predictions"].size(), 1u);
+  const auto& p = doc["predictions"][0];
+  ASSERT_EQ(p["status"], "ok") << p.value("failure", "");
+  EXPECT_EQ(p["server"], "nginx");
+  // wrk's requests reached the traced server, whose worker made allocations.
+  EXPECT_GT(p["capture"]["requests"].get<double>(), 100);
+  ASSERT_EQ(p["allocators"].size(), 2u);
+  for (const auto& row : p["allocators"]) {
+    SCOPED_TRACE(row["allocator"].get<std::string>());
+    EXPECT_EQ(row["replay_reps"], 1);
+    EXPECT_GT(row["ops_per_request"].get<double>(), 0.1) << "nginx allocates per request (buffers, posix_memalign)";
+    EXPECT_GT(row["replay_ns_per_request"].get<double>(), 0);
+    EXPECT_GT(row["server_cpu_ns_per_request"].get<double>(), row["replay_ns_per_request"].get<double>());
+    EXPECT_NEAR(row["replay_share_of_server_cpu"].get<double>(),
+                row["replay_ns_per_request"].get<double>() / row["server_cpu_ns_per_request"].get<double>(), 1e-9);
+  }
+  EXPECT_EQ(p["spearman_n"], 2);
+  EXPECT_EQ(processes_in(dir.path()), std::vector<std::string>{});
+  EXPECT_EQ(entries(tmp), std::vector<std::string>{});
+}
+
 TEST(Serve, SigtermStopsEveryServerKeepsFinishedCellsAndRemovesItsFolders) {
   ScratchDir dir;
   std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
@@ -215,6 +251,9 @@ TEST(Serve, BadFlagsAreExitTwoInOneLine) {
                                        {"--servers", "nginx,nginx"},
                                        {"--backends", "bump"},
                                        {"--server-cpus", "4095"},
+                                       {"--servers", "nginx:retain=5"},
+                                       {"--servers", "node:retain=0"},
+                                       {"--servers", "node:heap=5"},
                                        {"--load-cpus", "x"},
                                        {"--peak", "0"},
                                        {"--rate-fraction", "2"}}) {

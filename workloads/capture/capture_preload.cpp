@@ -32,6 +32,7 @@
 // belong to.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -170,6 +171,13 @@ bool write_fully(int fd, const char* p, std::size_t n) {
   return true;
 }
 
+// A file this process created as root stays writable after it drops to
+// another user (a server's workers become nobody after their first events):
+// the capture folder is then 01733, so only the capture reads the files.
+void shareable(int fd) {
+  if (::geteuid() == 0) (void)::fchmod(fd, 0666);
+}
+
 // Appends events()[written, count) to the thread's file. Caller holds b->lock.
 void write_out(Buffer* b) {
   std::uint32_t n = b->count.load(std::memory_order_acquire);
@@ -177,6 +185,7 @@ void write_out(Buffer* b) {
   int saved = errno;
   int fd = ::open(b->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd >= 0) {
+    shareable(fd);
     // A short write (disk full) is cut back, so the file stays whole events.
     off_t before = ::lseek(fd, 0, SEEK_END);
     const char* from = reinterpret_cast<const char*>(b->events() + b->written);
@@ -242,7 +251,7 @@ void mark_started() {
   if (g_started.exchange(true, std::memory_order_acq_rel)) return;
   int saved = errno;
   int fd = ::open(g_end_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd >= 0) ::close(fd);
+  if (fd >= 0) shareable(fd), ::close(fd);
   errno = saved;
 }
 
