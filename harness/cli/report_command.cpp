@@ -1,7 +1,9 @@
-// alloclab report RESULTS.json [--scaling MANYCORE.json] [-o DIR]: the charts,
-// the seed document's comparison tables and the claims ledger; --scaling
-// names a results file from a machine with enough cores for the scaling
-// claims, which report.py takes the scaling figures from. The work is done by
+// alloclab report RESULTS.json [--scaling MANYCORE.json] [--serve SERVE.json]
+// [-o DIR]: the charts, the seed document's comparison tables and the claims
+// ledger; --scaling names a results file from a machine with enough cores for
+// the scaling claims, which report.py takes the scaling figures from; --serve
+// names an `alloclab serve` document, which report.py checks and reads for the
+// real-server section and claims. The work is done by
 // harness/report/report.py (matplotlib draws the charts), run under Debian's
 // python3, which has python3-matplotlib; this command checks the input, finds
 // the interpreter and the script, and passes the exit status on.
@@ -74,7 +76,7 @@ void add_report_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "report", "Write report.md, a self-contained report.html, charts (PNG, SVG) and the claims ledger's verdicts");
   struct Args {
-    std::string input, output, scaling;
+    std::string input, output, scaling, serve;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("results", a->input, "Results file from alloclab run or merge")->required()->type_name("FILE");
@@ -83,6 +85,10 @@ void add_report_command(CLI::App& app, Context& ctx) {
                   "Results file with a thread sweep from a machine with enough cores (at least the scaling claims' "
                   "min_cores): the scaling claims, chart and tables come from it")
       ->type_name("FILE");
+  cmd->add_option("--serve", a->serve,
+                  "Server results from alloclab serve: a Real servers section, a Node.js GC chart, the tradeoff "
+                  "matrix's real-server columns and the server claims read it")
+      ->type_name("FILE");
   cmd->footer(
       "Writes DIR/report.md, DIR/report.html (charts embedded, opens offline), DIR/charts/NAME.{png,svg} and\n"
       "DIR/verdicts.json (every claim of harness/report/claims.json with the verdict computed from the results).\n"
@@ -90,6 +96,11 @@ void add_report_command(CLI::App& app, Context& ctx) {
       "--scaling FILE: the scaling claims, the scaling chart and tables read FILE (a run or a merge) instead of\n"
       "RESULTS; each scaling figure names the machine (cpu, cores, date) it came from. FILE must have a thread\n"
       "sweep on a machine with at least the cores the scaling claims need, else exit 2.\n\n"
+      "--serve FILE: an alloclab serve document (real servers under each general allocator): the report gains a\n"
+      "Real servers section (the servers per allocator, the comparisons against the baseline allocator, whether the\n"
+      "replay predicts each server, Node.js garbage collection and its chart) and the real-server columns of the\n"
+      "tradeoff matrix; the server claims read it (without --serve they are inconclusive). A malformed FILE is\n"
+      "exit 2.\n\n"
       "The files are built in DIR/.report.tmp.PID.XXXXXX and renamed into place (report.html last), so a failure\n"
       "leaves DIR as it was.\n\n"
       "Exit status: 0 written, 1 internal error (ALLOCLAB_DEBUG=1 prints the traceback), 2 bad input (unreadable or\n"
@@ -113,6 +124,7 @@ void add_report_command(CLI::App& app, Context& ctx) {
       }
       std::vector<std::string> args = {python(), script.string(), a->input, "-o", out};
       if (!a->scaling.empty()) args.insert(args.end(), {"--scaling", a->scaling});
+      if (!a->serve.empty()) args.insert(args.end(), {"--serve", a->serve});
       return run_script(args);
     };
   });

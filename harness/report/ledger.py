@@ -16,7 +16,12 @@ A verdict holds only when the whole interval satisfies the rule, is refuted
 only when the whole interval violates it, and is inconclusive otherwise
 ("the interval spans the bound"). An ordering holds when every pair of the
 claimed order keeps its order in at least 97.5% of resamples, and is
-refuted when some pair is reversed in at least 97.5% of them."""
+refuted when some pair is reversed in at least 97.5% of them.
+
+The server claims (serve_metrics.SERVE_KINDS) read the `alloclab serve`
+document given with --serve (a ServeData view, whose resamples draw each
+server x allocator group's repetitions alike); without one they are
+inconclusive and say so."""
 
 import random
 import zlib
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 
 from metrics import METRICS, Missing, fmt
 from scaling_metrics import SCALING_KINDS
+from serve_metrics import SERVE_KINDS
 
 RESAMPLES = 400
 LEVEL = 0.95
@@ -221,7 +227,27 @@ def is_scaling(claim):
     return (claim.get("metric") or {}).get("kind") in SCALING_KINDS
 
 
-def evaluate_all(claims, data, scaling=None):
+def is_serve(claim):
+    return (claim.get("metric") or {}).get("kind") in SERVE_KINDS
+
+
+NO_SERVE = "no server results to test it: run alloclab serve -o FILE, then report --serve FILE"
+
+
+def without_serve(claim):
+    rule = claim["rule"]
+    return Verdict(claim, "inconclusive", "n/a", None, rule_words(rule, rule.get("unit", "")), "",
+                   claim["metric"].get("basis", ""), NO_SERVE)
+
+
+def evaluate_all(claims, data, scaling=None, serve=None):
     """Every claim's verdict; the scaling claims read `scaling` (a view of a machine with enough cores, maybe
-    another file's) when given, every other claim `data`."""
-    return [evaluate(c, scaling if scaling is not None and is_scaling(c) else data) for c in claims]
+    another file's) when given, the server claims `serve` (a ServeData view; inconclusive without one), every
+    other claim `data`."""
+    out = []
+    for c in claims:
+        if is_serve(c):
+            out.append(evaluate(c, serve) if serve is not None else without_serve(c))
+        else:
+            out.append(evaluate(c, scaling if scaling is not None and is_scaling(c) else data))
+    return out

@@ -2,7 +2,7 @@
 DIR/report.html (charts embedded), DIR/charts/*.png|svg and DIR/verdicts.json
 (the claims ledger with every verdict computed from the results).
 
-Usage: report.py RESULTS.json -o DIR [--scaling MANYCORE.json] [--claims claims.json]
+Usage: report.py RESULTS.json -o DIR [--scaling MANYCORE.json] [--serve SERVE.json] [--claims claims.json]
 
 The scaling claims, the scaling chart and the scaling tables read one
 machine's thread sweep: --scaling's file when given (the machine in it with
@@ -12,6 +12,10 @@ cannot), else the results file's machine with the most cores that has a
 sweep. Every other figure reads the results file's first machine
 (`context`); cells of other machines in a merged file are never pooled with
 it. Each verdict names the machine and file its figure came from.
+--serve names an `alloclab serve` document (real servers under each general
+allocator): the report gains a "Real servers" section, a Node.js GC chart
+and the real-server columns of the tradeoff matrix, and the server claims
+read it (without it they are inconclusive); a malformed one is bad input.
 Exit status: 0 written; 1 an internal error (ALLOCLAB_DEBUG=1 prints the
 traceback); 2 bad input (unreadable or malformed results or claims) or DIR
 cannot take the report (not a directory, not writable, full); 4 a missing
@@ -49,6 +53,8 @@ sys.path.insert(0, str(HERE))
 from data import Data, ResultsError, check_format, machine_contexts, machine_identity  # noqa: E402
 from ledger import LEVEL, RESAMPLES, evaluate_all, is_scaling  # noqa: E402
 from scaling_metrics import series  # noqa: E402
+from serve_data import ServeData  # noqa: E402
+from serve_tables import serve_section  # noqa: E402
 from tables import all_tables  # noqa: E402
 
 EXIT_INTERNAL = 1
@@ -244,6 +250,15 @@ def scaling_view(results, path, claims, scaling_path=None):
     return found[0]
 
 
+def read_serve(path):
+    """A ServeData view of the `alloclab serve` document at path; anything malformed is a Refusal."""
+    doc = read_json(path, "server results")
+    try:
+        return ServeData(doc, source=Path(path).name)
+    except Exception as e:  # noqa: BLE001
+        raise Refusal(EXIT_BAD_INPUT, f"{path}: malformed server results: {describe(e)}")
+
+
 def read_claims(path):
     doc = read_json(path, "claims ledger")
     if not isinstance(doc, dict) or doc.get("format") != "alloclab-claims":
@@ -436,7 +451,7 @@ def scaling_lines(data, scaling):
     return lines
 
 
-def build(data, verdicts, tables, charts, scaling=None):
+def build(data, verdicts, tables, charts, scaling=None, serve_blocks=()):
     blocks = [("h", 1, "alloclab report")]
     blocks += [("p", line) for line in context_lines(data) + scaling_lines(data, scaling)]
     floor = timer_floor(data)
@@ -453,7 +468,9 @@ def build(data, verdicts, tables, charts, scaling=None):
                         f"repetitions, {RESAMPLES} resamples; workloads are combined as the basis says). A verdict "
                         "holds only when the whole interval satisfies the rule and is refuted only when the whole "
                         "interval violates it. Times are net: the null backend's time on the same workload (the "
-                        "harness's own cost) is subtracted. Memory is RSS growth, the null backend's subtracted."))
+                        "harness's own cost) is subtracted. Memory is RSS growth, the null backend's subtracted. "
+                        "The real-server claims (node.*, serve.*) read the file given with --serve (alloclab serve), "
+                        "bootstrapping each server × allocator's repetitions; without one they are inconclusive."))
     rows = []
     for v in verdicts:
         c = v.claim
@@ -469,6 +486,8 @@ def build(data, verdicts, tables, charts, scaling=None):
         blocks.append(("p", f"Source: {t['source']}."))
         blocks.append(("table", t["columns"], t["rows"]))
         blocks.append(("p", t["note"]))
+
+    blocks += list(serve_blocks)
 
     blocks.append(("h", 2, "Charts"))
     for ch in charts:
@@ -560,25 +579,32 @@ def machine_json(data):
             "kernel": c.get("kernel"), "memory_bytes": c.get("memory_bytes")}
 
 
-def draw_report(folder: Path, results, data, claims, scaling=None):
+def draw_report(folder: Path, results, data, claims, scaling=None, serve=None):
     """Writes every output into folder; returns (verdicts, charts) for the summary line."""
     from charts import render
 
-    verdicts = evaluate_all(claims, data, scaling)
-    tables = all_tables(data, scaling)
+    verdicts = evaluate_all(claims, data, scaling, serve)
+    tables = all_tables(data, scaling, serve)
     charts = render(data.own_results(), folder, scaling if scaling is not None else data)
-    blocks = build(data, verdicts, tables, charts, scaling)
+    serve_blocks, serve_charts = [], []
+    if serve is not None:
+        from serve_charts import render_gc
+
+        serve_charts = [render_gc(serve, folder)]  # shown in the Real servers section, not under Charts
+        serve_blocks = serve_section(serve, serve_charts[0])
+    blocks = build(data, verdicts, tables, charts, scaling, serve_blocks)
     write_file(folder / "verdicts.json",
                (json.dumps(verdicts_json(verdicts), indent=1, ensure_ascii=False) + "\n").encode())
     write_file(folder / "report.md", render_md(blocks).encode())
     write_file(folder / "report.html", render_html(blocks, folder).encode())
-    return verdicts, charts
+    return verdicts, charts + serve_charts
 
 
 def run(args):
     results, data = read_results(args.results)
     claims = read_claims(args.claims)
     scaling = scaling_view(results, args.results, claims, args.scaling)
+    serve = read_serve(args.serve) if args.serve else None
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -586,7 +612,8 @@ def run(args):
                                                "(Debian: apt-get install python3-matplotlib)")
     outdir = Path(args.output)
     try:
-        verdicts, charts = write_report(outdir, lambda folder: draw_report(folder, results, data, claims, scaling))
+        verdicts, charts = write_report(outdir, lambda folder: draw_report(folder, results, data, claims, scaling,
+                                                                                serve))
     except OSError as e:
         if e.errno not in WRITE_ERRNOS:
             raise
@@ -602,6 +629,7 @@ def main(argv=None):
     ap.add_argument("results")
     ap.add_argument("-o", "--output", required=True, help="output folder")
     ap.add_argument("--scaling", help="results file the scaling claims, chart and tables read (a many-core machine)")
+    ap.add_argument("--serve", help="alloclab serve document: the real-server section, GC chart and claims read it")
     ap.add_argument("--claims", default=str(HERE / "claims.json"))
     args = ap.parse_args(argv)
     try:

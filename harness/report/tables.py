@@ -8,6 +8,7 @@ from statistics import median
 
 from metrics import Missing, fmt as _fmt, m_class_mean, m_ns_per_op, m_overhead, overhead_fit
 from scaling_metrics import KIND_WORDS, figures
+from serve_tables import matrix_figures
 
 SEED = "seeds/001_10661c74ba267df0.txt"
 
@@ -166,7 +167,9 @@ def _stars(value, best):
     return "★" * max(1, min(5, 5 - floor(log2(value / best) + 1e-9)))
 
 
-def tradeoff_matrix(data):
+def tradeoff_matrix(data, serve=None):
+    """The document's matrix with the model-based figures; with serve (a ServeData view), the real servers'
+    measured columns beside them and a Node.js row."""
     apache = "apr-real@glibc" if data.has_backend("apr-real@glibc") else "apr@glibc"
     rows = [("nginx", "nginx@glibc", "★★★★★", "★★★★"), ("h2o", "h2o@glibc", "★★★★★", "★★★★★"),
             ("HAProxy", "haproxy@glibc", "★★★★★", "★★★★"), ("Envoy", "pool@tcmalloc", "★★★★", "★★★"),
@@ -190,13 +193,42 @@ def tradeoff_matrix(data):
     body = [[name, b, cs, _stars(speed[name], best_s), _fmt(speed[name], "ns/op") if speed[name] else "not run",
              cm, _stars(mem[name], best_m), f"{_fmt(mem[name])}× live" if mem[name] else "not run"]
             for name, b, cs, cm in rows]
-    return {"title": "Memory-Speed Tradeoff Matrix (server styles)", "source": f"{SEED}, Memory-Speed Tradeoff Matrix",
-            "columns": ["Server", "Backend", "Speed (claimed)", "Speed (measured)", "Allocator ns per op",
-                        "Memory (claimed)", "Memory (measured)", "Peak RSS"],
-            "rows": body,
-            "note": "Measured stars: 5 for the best of these servers, one fewer per doubling (net allocator ns per op, "
-                    "the null backend's subtracted, median over workloads; peak RSS growth ÷ peak live bytes less the null backend's, which is the harness's own). Envoy is tcmalloc "
-                    "with object pools (pool@tcmalloc). Axum, Actix and Node.js have no backend here."}
+    table = {"title": "Memory-Speed Tradeoff Matrix (server styles)",
+             "source": f"{SEED}, Memory-Speed Tradeoff Matrix",
+             "columns": ["Server", "Backend", "Speed (claimed)", "Speed (measured)", "Allocator ns per op",
+                         "Memory (claimed)", "Memory (measured)", "Peak RSS"],
+             "rows": body,
+             "note": "Measured stars: 5 for the best of these servers, one fewer per doubling (net allocator ns per op, "
+                     "the null backend's subtracted, median over workloads; peak RSS growth ÷ peak live bytes less the null backend's, which is the harness's own). Envoy is tcmalloc "
+                     "with object pools (pool@tcmalloc). Axum, Actix and Node.js have no backend here."}
+    return table if serve is None else _with_real_servers(table, serve)
+
+
+def _with_real_servers(table, serve):
+    """Adds the real servers' measured speed and memory (serve_tables.matrix_figures) to the matrix, and a Node.js
+    row; the stars count doublings from the best real server, as the model-based ones do."""
+    figs = matrix_figures(serve)
+    best_s = min((c for c, _ in figs.values() if c), default=None)
+    best_m = min((m for _, m in figs.values() if m), default=None)
+
+    def real(name):
+        cpu, mib = figs.get(name, (None, None))
+        if cpu is None and mib is None:
+            return ["–", "not measured", "–", "not measured"]
+        return [_stars(cpu, best_s), _fmt(cpu / 1000, "µs") if cpu else "–", _stars(mib, best_m),
+                _fmt(mib, "MiB") if mib else "–"]
+
+    rows = [r + real(r[0]) for r in table["rows"]]
+    if "Node.js" in figs:
+        rows.append(["Node.js", "no backend", "★★", "–", "–", "★★", "–", "–"] + real("Node.js"))
+    base = serve.baseline
+    return dict(table, rows=rows,
+                columns=table["columns"] + ["Speed (real server)", f"Server CPU per request ({base})",
+                                            "Memory (real server)", f"VmHWM ({base})"],
+                note=table["note"] + f" Real-server stars count, the same way, doublings of the server's measured "
+                                     f"CPU per request (peak phase) and of its VmHWM (processes summed), medians "
+                                     f"over repetitions under {base}, the system allocator these servers ship "
+                                     f"with, from the best real server here; {serve.machine_words()}.")
 
 
 MEMORY_BACKENDS = ["glibc", "jemalloc", "mimalloc", "tcmalloc", "pool@glibc", "slab@glibc", "bump@glibc"]
@@ -237,8 +269,9 @@ def memory_by_size(data, model="http1-static"):
                     "allocators' own counters stay in the results as diagnostics."}
 
 
-def all_tables(data, scaling=None):
-    """The tables; the scaling ones read `scaling` (the view the scaling claims read) when given."""
+def all_tables(data, scaling=None, serve=None):
+    """The tables; the scaling ones read `scaling` (the view the scaling claims read) when given, the tradeoff
+    matrix's real-server columns `serve` (a ServeData view) when given."""
     scaling = data if scaling is None else scaling
     return [executive_summary(data), speed_rankings(data), fragmentation_rankings(data), memory_by_size(data),
-            scalability(scaling), scaling_by_series(scaling), tradeoff_matrix(data)]
+            scalability(scaling), scaling_by_series(scaling), tradeoff_matrix(data, serve)]

@@ -1,0 +1,212 @@
+"""The ledger's metrics on real servers: they read a ServeData view
+(serve_data.py) of an `alloclab serve` document instead of a replay results
+file, through the same Measure / Missing contract (measure.py). ledger.py
+sends every claim whose metric kind is in SERVE_KINDS here, and judges it
+inconclusive when the report was given no --serve file.
+
+Node.js garbage collection comes from V8's --trace-gc as the serve file
+records it: `gc.max_pause_ms` and the per-kind figures count collections
+after the server's first answer (under load); `gc.collections` lists every
+collection, start-up included, as [ms, kind, MB used before, MB used after,
+pause ms]. "Heap" below is V8's heap used before the collection, not the
+process's RSS."""
+
+from itertools import permutations
+from math import factorial
+from statistics import median
+
+from measure import Measure, Missing, fmt
+from serve_data import collections, cpu_ns, fixed_latency, is_node, retain_mib
+
+
+def _ranks(values):
+    """Ranks from 1, ties sharing the mean of their places."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(xs, ys):
+    """Spearman's rho (Pearson on ranks, ties averaged); None when either side has no spread or n < 2."""
+    if len(xs) < 2 or len(xs) != len(ys):
+        return None
+    rx, ry = _ranks(xs), _ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return sxy / (sxx * syy) ** 0.5
+
+
+def exact_one_sided_p(rho, n):
+    """The share of the n! orders of n untied items whose rho is at least as extreme, in rho's direction
+    (None for n > 8 or n < 2)."""
+    if rho is None or n < 2 or n > 8:
+        return None
+    base = list(range(n))
+    hits = 0
+    for perm in permutations(base):
+        r = spearman(base, list(perm))
+        if (rho >= 0 and r >= rho - 1e-9) or (rho < 0 and r <= rho + 1e-9):
+            hits += 1
+    return hits / factorial(n)
+
+
+def _node_groups(data, plain_only=False):
+    groups = data.groups(lambda c: is_node(c) and (not plain_only or retain_mib(c) == 0))
+    if not groups:
+        raise Missing("the server results hold no ok Node.js cells" if not plain_only
+                      else "the server results hold no ok plain Node.js cells (node without retain)")
+    return groups
+
+
+def _labels(groups):
+    return ", ".join(sorted({s for s, _ in groups}))
+
+
+def m_gc_max_pause(data, p):
+    """The largest V8 pause under load (after the first answer) over every Node.js cell, in ms."""
+    groups = _node_groups(data)
+    best, at, startup = None, None, None
+    cells = 0
+    for s, a in groups:
+        for c in data.cells(s, a):
+            cells += 1
+            gc = c.get("gc") or {}
+            v = gc.get("max_pause_ms")
+            if isinstance(v, (int, float)) and (best is None or v > best):
+                best, at = float(v), f"{s} under {a}"
+            for x in collections(c):
+                if startup is None or x[4] > startup[0]:
+                    startup = (x[4], x[1], x[2], s)
+    if best is None:
+        raise Missing("no Node.js cell has gc.max_pause_ms (V8's --trace-gc gave nothing)")
+    plural = "s" if cells != 1 else ""
+    detail = f"largest pause under load {fmt(best)} ms ({at}), over {cells} cell{plural} of {_labels(groups)}"
+    if startup is not None:
+        detail += (f"; the largest at any time, start-up included: {fmt(startup[0])} ms ({startup[1]} at "
+                   f"{fmt(startup[2])} MB heap used, {startup[3]})")
+    return Measure(best, "ms", detail)
+
+
+def _mark_compacts(data, groups):
+    """[(mb_before, pause_ms, label)] of every mark-compact collection of the groups' cells, start-up included."""
+    out = []
+    for s, a in groups:
+        for c in data.cells(s, a):
+            out += [(x[2], x[4], s) for x in collections(c) if x[1] == "mark-compact"]
+    return out
+
+
+def m_gc_pause_at_heap(data, p):
+    """Median pause of the mark-compact collections whose heap used before lies in p["heap_mb"] = [lo, hi]."""
+    lo, hi = p["heap_mb"]
+    groups = _node_groups(data)
+    mc = _mark_compacts(data, groups)
+    near = sorted(x for x in mc if lo <= x[0] <= hi)
+    if not near:
+        largest = max((x[0] for x in mc), default=None)
+        seen = (f"the mark-compacts seen were at {fmt(min(x[0] for x in mc))}–{fmt(largest)} MB"
+                if mc else "no mark-compact collection at all")
+        raise Missing(f"no mark-compact collection with {fmt(lo)}–{fmt(hi)} MB heap used before in any Node.js "
+                      f"cell ({seen})")
+    pauses = [x[1] for x in near]
+    labels = ", ".join(sorted({x[2] for x in near}))
+    return Measure(median(pauses), "ms",
+                   f"median of {len(pauses)} mark-compact pauses at {fmt(near[0][0])}–{fmt(near[-1][0])} MB heap "
+                   f"used before ({fmt(min(pauses))}–{fmt(max(pauses))} ms), from {labels}; "
+                   f"{len(mc)} mark-compacts in all over {_labels(groups)}")
+
+
+def m_gc_pause_growth(data, p):
+    """Spearman's rho between heap used before and pause over every mark-compact collection of the Node.js cells."""
+    groups = _node_groups(data)
+    mc = _mark_compacts(data, groups)
+    rho = spearman([x[0] for x in mc], [x[1] for x in mc])
+    if rho is None or len(mc) < 3:
+        raise Missing(f"{len(mc)} mark-compact collections, too few or without spread to rank")
+    heaps = [x[0] for x in mc]
+    by_label = {}
+    for h, pause, s in mc:
+        by_label[s] = max(by_label.get(s, 0.0), pause)
+    return Measure(rho, "",
+                   f"rho over {len(mc)} mark-compact collections at {fmt(min(heaps))}–{fmt(max(heaps))} MB heap "
+                   f"used before; largest mark-compact per label: "
+                   + ", ".join(f"{s} {fmt(v)} ms" for s, v in sorted(by_label.items())))
+
+
+def _retained(c):
+    m = c["memory"]
+    end, hwm = m.get("rss_end_kib"), m.get("vm_hwm_kib")
+    return end / hwm if isinstance(end, (int, float)) and isinstance(hwm, (int, float)) and hwm > 0 else None
+
+
+def m_node_retention(data, p):
+    """RSS at the end of the fixed-rate phase ÷ the high-water mark (VmHWM), median per allocator, median over
+    allocators, for plain Node.js (no retained objects of its own)."""
+    groups = _node_groups(data, plain_only=True)
+    per = {}
+    for s, a in groups:
+        v = data.median(s, a, _retained)
+        if v is not None:
+            per[a] = v
+    if not per:
+        raise Missing("no plain Node.js cell has rss_end_kib and vm_hwm_kib")
+    others = []
+    for s, a in data.groups(lambda c: not is_node(c)):
+        if a == data.baseline:
+            v = data.median(s, a, _retained)
+            if v is not None:
+                others.append(f"{s} {fmt(v)}")
+    return Measure(median(per.values()), "",
+                   "node: RSS at the end of load ÷ VmHWM per allocator: "
+                   + ", ".join(f"{a} {fmt(v)}" for a, v in per.items())
+                   + (f"; the other servers under {data.baseline}: {', '.join(others)}" if others else ""), per)
+
+
+def m_allocator_spread(data, p):
+    """Per named server, the dearest allocator's median server CPU per request ÷ the cheapest's; the largest over
+    the servers (the figure most favourable to a large effect of allocation)."""
+    per, words = {}, []
+    for s in p["servers"]:
+        med = {a: data.median(s, a, cpu_ns) for a in data.allocators}
+        med = {a: v for a, v in med.items() if v}
+        if len(med) < 2:
+            continue
+        hi, lo = max(med, key=med.get), min(med, key=med.get)
+        per[s] = med[hi] / med[lo]
+        p50 = {a: data.median(s, a, lambda c: fixed_latency(c, "p50")) for a in med}
+        p50 = {a: v for a, v in p50.items() if v}
+        lat = f", fixed-rate p50 {fmt(max(p50.values()) / min(p50.values()))}×" if len(p50) >= 2 else ""
+        words.append(f"{s} {fmt(per[s])}× ({hi} {fmt(med[hi] / 1000)} µs ÷ {lo} {fmt(med[lo] / 1000)} µs{lat})")
+    if not per:
+        raise Missing(f"none of {', '.join(p['servers'])} has ok cells under two allocators")
+    bound = []
+    for pr in data.predictions():
+        if pr.get("server") in per and pr.get("status") == "ok":
+            base = next((a for a in pr.get("allocators") or [] if a.get("allocator") == data.baseline), None)
+            share = base and base.get("replay_share_of_server_cpu")
+            if isinstance(share, (int, float)) and 0 <= share < 1:
+                bound.append(f"{pr['server']} {fmt(100 * share)}% (at most {fmt(1 / (1 - share))}× if allocation "
+                             "cost nothing)")
+    detail = "server CPU per request (peak phase, user + sys), dearest ÷ cheapest allocator: " + "; ".join(words)
+    if bound:
+        detail += f"; the replay's malloc and free under {data.baseline} as a share of server CPU: " + ", ".join(bound)
+    return Measure(max(per.values()), "×", detail, per)
+
+
+SERVE_METRICS = {
+    "gc_max_pause": m_gc_max_pause, "gc_pause_at_heap": m_gc_pause_at_heap, "gc_pause_growth": m_gc_pause_growth,
+    "node_retention": m_node_retention, "allocator_spread": m_allocator_spread,
+}
+SERVE_KINDS = tuple(SERVE_METRICS)

@@ -1,0 +1,263 @@
+"""The real-server part of the report on hand-built `alloclab serve`
+documents whose answers are known: the server claims' verdicts, the replay
+sentences, the Real servers section and GC chart, and malformed files."""
+
+import contextlib
+import io
+import json
+import shutil
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import report  # noqa: E402
+from data import ResultsError  # noqa: E402
+from ledger import evaluate, evaluate_all  # noqa: E402
+from serve_data import ServeData  # noqa: E402
+from serve_metrics import exact_one_sided_p, spearman  # noqa: E402
+from serve_tables import prediction_sentence, serve_section  # noqa: E402
+
+CLAIMS = {c["id"]: c for c in json.loads((Path(__file__).resolve().parents[1] / "claims.json")
+                                          .read_text(encoding="utf-8"))["claims"]}
+ALLOCATORS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]
+
+
+def cell(server, allocator, rep, cpu_ns=10000.0, p50=30.0, hwm_kib=12288, rss_end_kib=12288, gc=None):
+    c = {"id": f"{server}|{allocator}|r{rep}", "server": server, "kind": server.split(":")[0],
+         "allocator": allocator, "rep": rep, "status": "ok",
+         "peak": {"requests": 100000, "seconds": 1.0, "rps": 1e9 / cpu_ns, "errors": 0,
+                  "latency_us": {"p50": 250, "p99": 450, "p999": 1000},
+                  "server": {"ns_per_request": cpu_ns, "minor_faults": 100, "user_s": 0.5, "sys_s": 0.5}},
+         "fixed": {"offered_rps": 50000.0, "due": 50000, "requests": 50000, "kept_up": True,
+                   "latency_us": {"p50": p50, "p99": 140.0, "p999": 800.0}, "server": {"ns_per_request": cpu_ns}},
+         "memory": {"vm_hwm_kib": hwm_kib, "rss_end_kib": rss_end_kib, "rss_series": [[0, 1000], [250, hwm_kib]]}}
+    if gc is not None:
+        c["gc"] = gc
+        c["node_retain_mib"] = int(server.split("=")[1]) if "=" in server else 0
+    return c
+
+
+def node_gc(collections, after_ms=100.0):
+    load = [x for x in collections if x[0] >= after_ms]
+    kinds = {}
+    for kind in ("scavenge", "mark-compact"):
+        pauses = sorted(x[4] for x in load if x[1] == kind)
+        if pauses:
+            kinds[kind] = {"count": len(pauses), "total_ms": sum(pauses), "max_ms": max(pauses),
+                           "p50_ms": pauses[len(pauses) // 2]}
+    return {"after_ms": after_ms, "count": len(load), "max_pause_ms": max((x[4] for x in load), default=0.0),
+            "heap_used_max_mb": max((x[2] for x in load), default=0.0),
+            "startup_collections": len(collections) - len(load), "collections": collections, **kinds}
+
+
+SMALL_GC = [[50.0, "scavenge", 4.0, 3.0, 0.5], [150.0, "scavenge", 5.0, 4.0, 1.5], [200.0, "scavenge", 5.0, 4.0, 4.0]]
+RETAIN_GC = [[20.0, "mark-compact", 15.0, 14.0, 4.0], [40.0, "mark-compact", 100.0, 98.0, 15.0],
+             [80.0, "mark-compact", 1000.0, 990.0, 150.0], [150.0, "scavenge", 1000.0, 999.0, 3.0]]
+
+
+def serve_doc(cpu=None, retain=True, reps=3, predictions=None):
+    """cpu: {server: {allocator: ns per request}} (10 µs everywhere when absent)."""
+    cpu = cpu or {}
+    cells = []
+    for s in ("nginx", "h2o", "apache"):
+        for a in ALLOCATORS:
+            cells += [cell(s, a, r, cpu_ns=cpu.get(s, {}).get(a, 10000.0)) for r in range(reps)]
+    for a in ALLOCATORS:
+        cells += [cell("node", a, r, hwm_kib=60000, rss_end_kib=59000, gc=node_gc(SMALL_GC)) for r in range(reps)]
+    servers = ["nginx", "h2o", "apache", "node"]
+    if retain:
+        cells += [cell("node:retain=1000", "glibc", r, hwm_kib=1100000, rss_end_kib=1100000, gc=node_gc(RETAIN_GC))
+                  for r in range(reps)]
+        servers.append("node:retain=1000")
+    return {"format": "alloclab-serve", "version": 1, "complete": True,
+            "context": {"cpu_model": "Test CPU", "cores": 1, "date": "2026-01-01T00:00:00Z", "server_cpus": [0],
+                        "load_cpus": [1]},
+            "config": {"servers": servers, "allocators": ALLOCATORS, "reps": reps, "body_bytes": 18432,
+                       "connections": 32, "peak_s": 1, "warmup_s": 1, "fixed_s": 1, "rate": 0, "rate_fraction": 0.5},
+            "cells": cells,
+            "comparisons": [{"server": "nginx", "allocator": a, "baseline": "glibc", "metric": "cpu_ns_per_request",
+                             "ratio": 1.0, "p": 1.0, "n": reps, "baseline_n": reps, "smallest_possible_p": 0.1}
+                            for a in ALLOCATORS[1:]],
+            "predictions": predictions or []}
+
+
+def verdict(claim_id, doc):
+    return evaluate(CLAIMS[claim_id], ServeData(doc, source="test.json"))
+
+
+class ServeClaims(unittest.TestCase):
+    def test_a_150_ms_mark_compact_at_1000_mb_holds_the_1_gb_claim(self):
+        v = verdict("node.gc_1gb", serve_doc())
+        self.assertEqual(v.verdict, "holds", v.reason)
+        self.assertEqual(v.value, 150.0)
+        v = verdict("node.gc_100mb", serve_doc())
+        self.assertEqual((v.verdict, v.value), ("holds", 15.0))
+
+    def test_no_mark_compact_near_the_size_is_inconclusive(self):
+        v = verdict("node.gc_1gb", serve_doc(retain=False))
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("no mark-compact", v.reason)
+
+    def test_pauses_all_under_5_ms_refute_the_50_ms_claim(self):
+        v = verdict("node.gc_pauses", serve_doc(retain=False))
+        self.assertEqual(v.verdict, "refuted")
+        self.assertEqual(v.value, 4.0)
+
+    def test_pauses_grow_with_heap(self):
+        v = verdict("node.gc_grows_with_heap", serve_doc())
+        self.assertEqual(v.verdict, "holds")
+        self.assertAlmostEqual(v.value, 1.0)
+
+    def test_node_keeps_its_pages(self):
+        v = verdict("node.retains_memory", serve_doc())
+        self.assertEqual(v.verdict, "holds")
+        self.assertAlmostEqual(v.value, 59000 / 60000)
+
+    def test_identical_server_cpu_refutes_100_to_1000x(self):
+        v = verdict("serve.arena_vs_general", serve_doc())
+        self.assertEqual((v.verdict, v.value), ("refuted", 1.0))
+
+    def test_the_spread_is_the_dearest_over_the_cheapest_allocator(self):
+        doc = serve_doc(cpu={"nginx": {"glibc": 12000.0, "tcmalloc": 8000.0}})
+        v = verdict("serve.arena_vs_general", doc)
+        self.assertAlmostEqual(v.value, 1.5)
+        self.assertEqual(v.verdict, "refuted")
+
+    def test_one_repetition_gives_no_interval(self):
+        v = verdict("serve.arena_vs_general", serve_doc(reps=1))
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("one repetition", v.reason)
+
+    def test_without_a_serve_file_every_server_claim_is_inconclusive(self):
+        claims = [c for c in CLAIMS.values() if c["id"].startswith(("node.", "serve."))]
+        self.assertEqual(len(claims), 6)
+        for v in evaluate_all(claims, None):
+            self.assertEqual(v.verdict, "inconclusive", v.claim["id"])
+            self.assertIn("--serve", v.reason)
+
+
+class Predictions(unittest.TestCase):
+    def prediction(self, replay, server_cpu, rho):
+        return {"server": "nginx", "status": "ok", "spearman": rho, "spearman_n": len(replay),
+                "allocators": [{"allocator": a, "replay_ns_per_request": r, "ops_per_request": 6.0,
+                                "server_cpu_ns_per_request": c, "replay_share_of_server_cpu": r / c}
+                               for a, r, c in zip(ALLOCATORS, replay, server_cpu)]}
+
+    def test_spearman_and_its_exact_p(self):
+        self.assertEqual(spearman([1, 2, 3, 4], [10, 20, 30, 40]), 1.0)
+        self.assertAlmostEqual(spearman([1, 2, 3, 4], [40, 30, 20, 10]), -1.0)
+        self.assertAlmostEqual(exact_one_sided_p(1.0, 4), 1 / 24)
+        self.assertIsNone(spearman([1, 2, 3], [5, 5, 5]))
+
+    def test_rho_1_says_the_replay_orders_the_allocators_as_the_server(self):
+        serve = ServeData(serve_doc())
+        text = prediction_sentence(serve, self.prediction([100, 80, 90, 60], [10000, 9000, 9500, 8000], 1.0))
+        self.assertIn("orders the allocators as the server does (rho = 1, n = 4; exact one-sided p = 0.0417)",
+                      text)
+
+    def test_a_negative_rho_says_the_replay_does_not_predict(self):
+        serve = ServeData(serve_doc())
+        text = prediction_sentence(serve, self.prediction([100, 80, 90, 60], [9000, 10000, 9500, 9800], -0.4))
+        self.assertIn("does not predict the server's order (rho = -0.4, n = 4", text)
+        self.assertIn("malloc and free are 1.11% of its CPU per request under glibc", text)
+        self.assertIn("come from elsewhere", text)
+
+
+class ReportWithServe(unittest.TestCase):
+    MINIMAL = {"format": "alloclab-results", "version": 1, "context": {}, "config": {}, "summaries": [],
+               "workloads": {}, "cells": []}
+
+    def setUp(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="alloclab-report-serve-"))
+        self.results = self.dir / "results.json"
+        self.results.write_text(json.dumps(self.MINIMAL))
+        self.serve = self.dir / "serve.json"
+        self.serve.write_text(json.dumps(serve_doc()))
+        self.out = self.dir / "out"
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def main(self, *extra):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = report.main([str(self.results), "-o", str(self.out), *extra])
+        return status, err.getvalue()
+
+    def test_the_report_gains_the_real_servers_section_and_the_gc_chart(self):
+        status, err = self.main("--serve", str(self.serve))
+        self.assertEqual(status, 0, err)
+        md = (self.out / "report.md").read_text(encoding="utf-8")
+        for heading in ("## Real servers", "### Servers under each allocator", "### Node.js garbage collection",
+                        "### Against the baseline allocator (glibc)"):
+            self.assertIn(heading, md)
+        self.assertIn("CPU 0 (1 core)", md)
+        self.assertIn("18 KiB page", md)
+        self.assertIn("| Node.js | no backend |", md)
+        for ext in ("png", "svg"):
+            self.assertTrue((self.out / "charts" / f"node_gc.{ext}").stat().st_size > 0)
+        verdicts = {v["id"]: v for v in json.loads((self.out / "verdicts.json").read_text())["verdicts"]}
+        self.assertEqual(verdicts["node.gc_1gb"]["verdict"], "holds")
+        self.assertEqual(verdicts["serve.arena_vs_general"]["verdict"], "refuted")
+        self.assertEqual(verdicts["node.gc_1gb"]["machine"]["file"], "serve.json")
+        first = {p.name: p.read_bytes() for p in (self.out / "charts").iterdir()}
+        status, err = self.main("--serve", str(self.serve))
+        self.assertEqual(status, 0, err)
+        self.assertEqual({p.name: p.read_bytes() for p in (self.out / "charts").iterdir()}, first)
+
+    def test_without_serve_there_is_no_section_and_the_claims_are_inconclusive(self):
+        status, err = self.main()
+        self.assertEqual(status, 0, err)
+        md = (self.out / "report.md").read_text(encoding="utf-8")
+        self.assertNotIn("Real servers", md)
+        self.assertFalse((self.out / "charts" / "node_gc.png").exists())
+        verdicts = {v["id"]: v for v in json.loads((self.out / "verdicts.json").read_text())["verdicts"]}
+        for cid in ("node.gc_pauses", "node.gc_1gb", "serve.arena_vs_general"):
+            self.assertEqual(verdicts[cid]["verdict"], "inconclusive")
+
+    def test_a_malformed_serve_file_is_one_line_and_exit_2(self):
+        good = serve_doc(reps=1)
+
+        def changed(edit):
+            doc = json.loads(json.dumps(good))
+            edit(doc)
+            return json.dumps(doc).encode()
+
+        cases = {
+            "not JSON": (b"{not json", "not JSON"),
+            "wrong format": (changed(lambda d: d.update(format="alloclab-results")), "not an alloclab serve file"),
+            "cells not a list": (changed(lambda d: d.update(cells={})), "\"cells\" is missing or not an array"),
+            "a cell missing peak": (changed(lambda d: d["cells"][0].pop("peak")), "cells[0].peak is missing"),
+            "collections not rows": (changed(lambda d: d["cells"][-1]["gc"].update(collections=[1])),
+                                     "gc.collections"),
+        }
+        for name, (text, words) in cases.items():
+            with self.subTest(name):
+                self.serve.write_bytes(text)
+                status, err = self.main("--serve", str(self.serve))
+                self.assertEqual(status, 2, err)
+                lines = err.splitlines()
+                self.assertEqual(len(lines), 1, err)
+                self.assertTrue(lines[0].startswith(f"alloclab report: {self.serve}: malformed server results: "),
+                                lines[0])
+                self.assertIn(words, lines[0])
+                self.assertFalse(self.out.exists())
+        status, err = self.main("--serve", str(self.dir / "absent.json"))
+        self.assertEqual(status, 2)
+        self.assertIn("cannot read the server results", err)
+
+    def test_check_raises_results_error(self):
+        with self.assertRaises(ResultsError):
+            ServeData({"format": "alloclab-serve", "version": 2})
+
+    def test_the_section_reads_the_smallest_possible_p(self):
+        blocks = serve_section(ServeData(serve_doc()))
+        text = " ".join(b[1] for b in blocks if b[0] == "p")
+        self.assertIn("the smallest p the test can give is 0.1", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
