@@ -35,6 +35,9 @@ packages=(
   # measures a Node.js server (the servers themselves are unpacked by
   # scripts/install-servers.sh, below)
   wrk nodejs
+  # the Rust server (servers/rust-hyper) is built offline from Debian's
+  # packaged crates: hyper 0.14 and tokio 1 with their dependencies
+  librust-hyper-dev librust-tokio-dev
   # scripts/bundle.sh points the bundled binaries at their own lib/ folder
   # (RUNPATH $ORIGIN/../lib) on the staged copies
   patchelf

@@ -7,8 +7,11 @@
 # runs from a temporary prefix with its own configuration.
 #
 # Packages the system lacks among their dependencies are unpacked beside
-# them (their libraries reach the servers through LD_LIBRARY_PATH). Quick
-# when the stamp file names the same package versions.
+# them (their libraries reach the servers through LD_LIBRARY_PATH). The Rust
+# server (servers/rust-hyper: hyper 0.14 on tokio) is built offline from
+# Debian's packaged crates (librust-hyper-dev, librust-tokio-dev, installed
+# by install-deps.sh) into root/usr/bin/alloclab-rust-server. Quick when the
+# stamp file names the same package versions and Rust sources.
 #   scripts/install-servers.sh          install what is missing
 #   scripts/install-servers.sh --print  print the root folder and exit
 set -euo pipefail
@@ -28,15 +31,20 @@ versions() {
   apt-cache policy "${servers[@]}" 2>/dev/null | awk '/^[^ ]/ {p=$1} /Candidate:/ {print p, $2}'
 }
 
-want=$(versions)
-if [[ -f "$dest/stamp" && "$(cat "$dest/stamp")" == "$want" && -n "$want" ]]; then
+rust_src=$(pwd)/servers/rust-hyper
+rust_sum() { cat "$rust_src/Cargo.toml" "$rust_src/src/"*.rs | sha256sum | cut -d' ' -f1; }
+
+want="$(versions)
+rust-server: $(rust_sum)"
+if [[ -f "$dest/stamp" && "$(cat "$dest/stamp")" == "$want" && "$want" != *"(none)"* ]]; then
   exit 0
 fi
 if [[ -z "$want" || "$want" == *"(none)"* ]]; then
   SUDO=""
   [[ $(id -u) -ne 0 ]] && SUDO=sudo
   $SUDO apt-get update -qq
-  want=$(versions)
+  want="$(versions)
+rust-server: $(rust_sum)"
 fi
 
 echo "install-servers: unpacking ${servers[*]} into $root" >&2
@@ -54,6 +62,32 @@ mkdir -p "$dest.new/root"
 for deb in "$tmp"/archives/*.deb; do
   dpkg-deb -x "$deb" "$dest.new/root"
 done
+
+# The Rust server: cargo from PATH (or rustup's), else Debian's.
+cargo=$(command -v cargo || true)
+[[ -z "$cargo" && -x "$HOME/.cargo/bin/cargo" ]] && cargo=$HOME/.cargo/bin/cargo
+if [[ -z "$cargo" ]]; then
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends cargo >/dev/null
+  cargo=/usr/bin/cargo
+fi
+echo "install-servers: building the Rust server with $("$cargo" --version) from /usr/share/cargo/registry" >&2
+cargo_home=$(pwd)/.deps/cargo-home
+mkdir -p "$cargo_home"
+cat >"$cargo_home/config.toml" <<'TOML'
+[source.crates-io]
+replace-with = "debian-packages"
+[source.debian-packages]
+directory = "/usr/share/cargo/registry"
+[net]
+offline = true
+TOML
+CARGO_HOME=$cargo_home "$cargo" build --quiet --release --offline \
+  --manifest-path "$rust_src/Cargo.toml" --target-dir "$(pwd)/.deps/rust-target"
+mkdir -p "$dest.new/root/usr/bin"
+cp "$(pwd)/.deps/rust-target/release/alloclab-rust-server" "$dest.new/root/usr/bin/"
+
 echo "$want" >"$dest.new/stamp"
 rm -rf "$dest"
 mv "$dest.new" "$dest"

@@ -2,7 +2,7 @@
 # The main job: set up, build, list every backend with the library versions
 # really loaded, then run the default suite (every backend x the five models x
 # threads 1,2 x 5 repetitions) into reports/latest/results.json; then the
-# server suite (nginx, h2o, HAProxy, Apache httpd, Node.js under each general
+# server suite (nginx, h2o, HAProxy, Apache httpd, Node.js, hyper under each general
 # allocator, the replay's prediction of each, Node.js at three heap sizes)
 # into reports/latest/serve.json; and the report (charts, the seed document's
 # tables, the claims ledger, the real-server tables) beside them.
@@ -30,7 +30,7 @@ echo
 if ((quick)); then
   serve=(--servers nginx --backends glibc,jemalloc --reps 1 --warmup 1 --peak 1 --fixed 1)
 else
-  serve=(--servers nginx,h2o,haproxy,apache,node,node:retain=100,node:retain=1000
+  serve=(--servers nginx,h2o,haproxy,apache,node,rust,node:retain=100,node:retain=1000
          --reps 3 --warmup 1 --peak 1 --fixed 1 --predict --predict-reps 2)
 fi
 echo "== alloclab serve ${serve[*]} -> reports/latest/serve.json"

@@ -7,6 +7,9 @@
 
 #include "harness/cli/cli.hpp"
 #include "harness/run/merge.hpp"
+#include "harness/serve/serve_results.hpp"
+#include "workloads/atomic_file.hpp"
+#include "workloads/regular_file.hpp"
 
 namespace alloclab::cli {
 
@@ -16,7 +19,8 @@ void add_merge_command(CLI::App& app, Context& ctx) {
   auto output = std::make_shared<std::string>();
   auto force = std::make_shared<bool>(false);
   auto allow_machines = std::make_shared<bool>(false);
-  cmd->add_option("files", *files, "Results files written by alloclab run with the same configuration")
+  cmd->add_option("files", *files,
+                  "Results files written by alloclab run (or alloclab serve) with the same configuration")
       ->required()
       ->type_name("FILE...");
   cmd->add_option("-o,--output", *output, "Merged results file")->required()->type_name("FILE");
@@ -39,6 +43,20 @@ void add_merge_command(CLI::App& app, Context& ctx) {
         return kExitBadInput;
       }
       try {
+        // Server results (alloclab serve) merge with their own kind.
+        std::string first;
+        try {
+          first = read_regular_file(files->front(), std::uint64_t{2} << 30, "2 GiB");
+        } catch (const RegularFileError& e) {
+          throw run::ResultsError(files->front() + ": " + e.what());
+        }
+        if (serve::mentions_serve_format(first)) {
+          auto doc = serve::merge_serve_results(*files);
+          write_atomically(*output, doc.dump(1) + "\n");
+          std::cerr << "alloclab: " << doc["cells"].size() << " server cells from " << files->size() << " files -> "
+                    << *output << '\n';
+          return kExitOk;
+        }
         run::Results merged = run::merge_results(*files, *allow_machines);
         merged.write(*output);
         std::cerr << "alloclab: " << merged.cells.size() << " of " << merged.total_cells << " cells from "

@@ -44,9 +44,9 @@ std::vector<int> parse_cpus(const std::string& text, const std::string& flag) {
 
 void add_serve_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
-      "serve", "Measure real servers (nginx, h2o, HAProxy, Apache httpd, Node.js) under each general allocator");
+      "serve", "Measure real servers (nginx, h2o, HAProxy, Apache httpd, Node.js, hyper) under each general allocator");
   struct Args {
-    std::string servers = "nginx,h2o,haproxy,apache,node";
+    std::string servers = "nginx,h2o,haproxy,apache,node,rust";
     std::string allocators = "glibc,jemalloc,mimalloc,tcmalloc";
     std::string output = "serve.json";
     std::string server_cpus, load_cpus;

@@ -76,6 +76,8 @@ const std::vector<ServerKind>& server_kinds() {
       {"haproxy", "haproxy", "HAProxy 2.6: one thread, HTTP mode, in front of an nginx upstream (glibc)", true},
       {"apache", "apache2-bin", "Apache httpd 2.4, event MPM: one process of 64 threads, APR pools", false},
       {"node", "nodejs", "Node.js: the http module answering from a buffer read at start", false},
+      {"rust", "librust-hyper-dev and librust-tokio-dev",
+       "hyper 0.14 on a one-thread tokio runtime (servers/rust-hyper), standing for Axum", false},
   };
   return kinds;
 }
@@ -106,6 +108,7 @@ std::string server_binary(const ServerKind& kind) {
   if (kind.name == "h2o") candidates = {"/usr/bin/h2o"};
   if (kind.name == "haproxy") candidates = {"/usr/sbin/haproxy"};
   if (kind.name == "apache") candidates = {"/usr/sbin/apache2"};
+  if (kind.name == "rust") candidates = {"/usr/bin/alloclab-rust-server"};
   if (kind.name == "node") {
     const char* env = std::getenv("ALLOCLAB_SERVERS_ROOT");
     if (env != nullptr && env[0] != '\0' && executable(std::string(env) + "/usr/bin/node")) return std::string(env) + "/usr/bin/node";
@@ -119,7 +122,11 @@ std::string server_binary(const ServerKind& kind) {
   // An explicit ALLOCLAB_SERVERS_ROOT is the only place looked in.
   const char* env = std::getenv("ALLOCLAB_SERVERS_ROOT");
   for (const auto& c : candidates) {
-    if ((env == nullptr || env[0] == '\0') && executable(c)) return c;
+    if ((env == nullptr || env[0] == '\0') && kind.name != "rust" && executable(c)) return c;
+  }
+  if (kind.name == "rust") {
+    throw MissingProgram("the rust server is not built (scripts/install-servers.sh builds it from Debian's packages " +
+                         std::string(kind.package) + ")");
   }
   throw MissingProgram("the " + std::string(kind.name) + " server is not installed (Debian package " +
                        std::string(kind.package) + "; scripts/install-servers.sh unpacks it)");
@@ -199,6 +206,9 @@ Launch prepare_server(const ServerKind& kind, const Layout& l) {
                    std::to_string(l.node_retain_mib)};
     launch.error_log = launch.stderr_path;
     launch.traces_gc = true;
+  } else if (kind.name == "rust") {
+    launch.argv = {bin, port, l.docroot};
+    launch.error_log = launch.stderr_path;
   }
   return launch;
 }

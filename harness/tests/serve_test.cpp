@@ -105,7 +105,7 @@ TEST(Serve, EveryServerKindIsMeasuredUnderTheAllocatorAskedForAndLeavesNothingRu
   std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
   WorkerRequest req;
   req.argv = {ALLOCLAB_BIN};
-  for (auto& a : serve_args("nginx,h2o,haproxy,apache,node", "glibc,jemalloc", out)) req.argv.push_back(a);
+  for (auto& a : serve_args("nginx,h2o,haproxy,apache,node,rust", "glibc,jemalloc", out)) req.argv.push_back(a);
   req.env = {"TMPDIR=" + tmp};
   req.timeout = std::chrono::seconds(240);
   auto o = run_worker(req);
@@ -113,7 +113,7 @@ TEST(Serve, EveryServerKindIsMeasuredUnderTheAllocatorAskedForAndLeavesNothingRu
   json doc = test::read_json(out);
   EXPECT_EQ(doc["format"], "alloclab-serve");
   EXPECT_EQ(doc["complete"], true);
-  ASSERT_EQ(doc["cells"].size(), 10u);
+  ASSERT_EQ(doc["cells"].size(), 12u);
   std::set<std::string> seen;
   for (const auto& c : doc["cells"]) {
     SCOPED_TRACE(c["id"].get<std::string>());
@@ -143,7 +143,7 @@ TEST(Serve, EveryServerKindIsMeasuredUnderTheAllocatorAskedForAndLeavesNothingRu
       EXPECT_GT(c["gc"]["count"].get<double>(), 0) << "V8's --trace-gc lines were not read";
     }
   }
-  EXPECT_EQ(seen.size(), 10u);
+  EXPECT_EQ(seen.size(), 12u);
   // nginx has a master and a worker process; both are counted.
   for (const auto& c : doc["cells"]) {
     if (c["server"] == "nginx") {
