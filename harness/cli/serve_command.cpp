@@ -5,6 +5,8 @@
 #include "harness/cli/cli.hpp"
 #include "harness/run/context.hpp"
 #include "harness/run/output_lock.hpp"
+#include "harness/run/results.hpp"
+#include "harness/serve/serve_results.hpp"
 #include "harness/serve/serve_suite.hpp"
 #include "workloads/atomic_file.hpp"
 
@@ -51,7 +53,7 @@ void add_serve_command(CLI::App& app, Context& ctx) {
     std::string output = "serve.json";
     std::string server_cpus, load_cpus;
     serve::SuiteOptions o;
-    bool quiet = false, force = false;
+    bool quiet = false, force = false, resume = false;
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--servers", a->servers,
@@ -92,6 +94,8 @@ void add_serve_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 100))->capture_default_str();
   cmd->add_option("-o,--output", a->output, "Results file (written when the suite ends)")->capture_default_str();
   cmd->add_flag("-f,--force", a->force, "Overwrite an existing results file");
+  cmd->add_flag("--resume", a->resume,
+                "Continue the results file of a stopped suite (same flags): keep its cells, run the missing ones");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
   cmd->footer(
       "Each server runs from a temporary prefix on 127.0.0.1 with a free port, its allocator preloaded and\n"
@@ -141,11 +145,17 @@ void add_serve_command(CLI::App& app, Context& ctx) {
         for (int c : usable) if (std::find(o.server_cpus.begin(), o.server_cpus.end(), c) == o.server_cpus.end()) o.load_cpus.push_back(c);
         if (o.load_cpus.empty()) o.load_cpus = usable;
       }
-      if (!a->force && ::access(a->output.c_str(), F_OK) == 0) {
-        std::cerr << "alloclab: " << a->output << " exists (use --force to overwrite)\n";
+      if (a->force && a->resume) throw SpecError("--force and --resume exclude each other");
+      if (!a->force && !a->resume && ::access(a->output.c_str(), F_OK) == 0) {
+        std::cerr << "alloclab: " << a->output << " exists (--force overwrites it, --resume continues it)\n";
         return kExitBadInput;
       }
       run::OutputLock lock(a->output);
+      nlohmann::json previous;
+      if (a->resume) {
+        if (::access(a->output.c_str(), F_OK) != 0) throw SpecError("--resume: " + a->output + " does not exist");
+        previous = serve::read_serve_results(a->output);
+      }
       serve::install_stop_handlers();
       serve::remove_stale_prefixes();
       // The generator and wrk run on the load CPUs; so does this process.
@@ -157,10 +167,13 @@ void add_serve_command(CLI::App& app, Context& ctx) {
       nlohmann::json doc;
       auto save = [&](const nlohmann::json& d) { write_atomically(a->output, d.dump(1) + "\n"); };
       try {
-        doc = serve::run_suite(o, failed, save);
+        doc = serve::run_suite(o, failed, save, a->resume ? &previous : nullptr);
       } catch (const serve::MissingProgram& e) {
         std::cerr << "alloclab: " << e.what() << '\n';
         return kExitMissingDependency;
+      } catch (const run::ResultsError& e) {
+        std::cerr << "alloclab: " << a->output << ": " << e.what() << '\n';
+        return kExitBadInput;
       }
       save(doc);
       if (serve::g_stop_signal != 0) {

@@ -19,6 +19,9 @@ namespace {
 
 [[noreturn]] void bad(const std::string& where, const std::string& what) { throw ResultsError(where + ": " + what); }
 
+// "where.key", or "key" at the top level (where is "").
+std::string at_key(const std::string& where, const std::string& key) { return where.empty() ? key : where + "." + key; }
+
 std::string kind_of(const json& v) {
   switch (v.type()) {
     case json::value_t::null: return "null";
@@ -31,45 +34,45 @@ std::string kind_of(const json& v) {
 }
 
 const json& need(const json& obj, const std::string& key, const std::string& where) {
-  if (!obj.contains(key)) bad(where, "missing key \"" + key + "\"");
+  if (!obj.contains(key)) bad(where.empty() ? "(top level)" : where, "missing key \"" + key + "\"");
   return obj.at(key);
 }
 
 const json& object_at(const json& obj, const std::string& key, const std::string& where) {
   const json& v = need(obj, key, where);
-  if (!v.is_object()) bad(where + "." + key, kind_of(v) + ", expected an object");
+  if (!v.is_object()) bad(at_key(where, key), kind_of(v) + ", expected an object");
   return v;
 }
 
 const json& array_at(const json& obj, const std::string& key, const std::string& where) {
   const json& v = need(obj, key, where);
-  if (!v.is_array()) bad(where + "." + key, kind_of(v) + ", expected an array");
+  if (!v.is_array()) bad(at_key(where, key), kind_of(v) + ", expected an array");
   return v;
 }
 
 std::string string_at(const json& obj, const std::string& key, const std::string& where) {
   const json& v = need(obj, key, where);
-  if (!v.is_string()) bad(where + "." + key, kind_of(v) + ", expected a string");
+  if (!v.is_string()) bad(at_key(where, key), kind_of(v) + ", expected a string");
   return v.get<std::string>();
 }
 
 double number_at(const json& obj, const std::string& key, const std::string& where, double lo, double hi) {
   const json& v = need(obj, key, where);
-  if (!v.is_number()) bad(where + "." + key, kind_of(v) + ", expected a number");
+  if (!v.is_number()) bad(at_key(where, key), kind_of(v) + ", expected a number");
   double x = v.get<double>();
   if (!(x >= lo && x <= hi)) {
     std::ostringstream s;
     s << v.dump() << " is out of range (" << lo << " to " << hi << ")";
-    bad(where + "." + key, s.str());
+    bad(at_key(where, key), s.str());
   }
   return x;
 }
 
 std::int64_t whole_at(const json& obj, const std::string& key, const std::string& where, std::int64_t lo, std::int64_t hi) {
   const json& v = need(obj, key, where);
-  if (!v.is_number_integer()) bad(where + "." + key, kind_of(v) == "a number" ? v.dump() + " is not a whole number" : kind_of(v) + ", expected a whole number");
+  if (!v.is_number_integer()) bad(at_key(where, key), kind_of(v) == "a number" ? v.dump() + " is not a whole number" : kind_of(v) + ", expected a whole number");
   std::int64_t x = v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : v.get<std::int64_t>();
-  if (x < lo || x > hi) bad(where + "." + key, v.dump() + " is out of range (" + std::to_string(lo) + " to " + std::to_string(hi) + ")");
+  if (x < lo || x > hi) bad(at_key(where, key), v.dump() + " is out of range (" + std::to_string(lo) + " to " + std::to_string(hi) + ")");
   return x;
 }
 
@@ -149,15 +152,15 @@ void check_cell(const json& c, const std::string& where, const json& config, std
 bool mentions_serve_format(std::string_view text) { return text.find("\"alloclab-serve\"") != std::string_view::npos; }
 
 void check_serve_shape(const json& doc) {
-  if (!doc.is_object()) bad("(top level)", kind_of(doc) + ", expected an object");
-  if (string_at(doc, "format", "(top level)") != kServeFormat)
+  if (!doc.is_object()) bad("(the document)", kind_of(doc) + ", expected an object");
+  if (string_at(doc, "format", "") != kServeFormat)
     bad("format", "not \"" + std::string(kServeFormat) + "\"");
-  const json& version = need(doc, "version", "(top level)");
+  const json& version = need(doc, "version", "");
   if (version != 1) bad("version", "serve results version " + version.dump() + "; this alloclab reads version 1");
-  const json& complete = need(doc, "complete", "(top level)");
+  const json& complete = need(doc, "complete", "");
   if (!complete.is_boolean()) bad("complete", kind_of(complete) + ", expected a boolean");
-  object_at(doc, "context", "(top level)");
-  const json& config = object_at(doc, "config", "(top level)");
+  object_at(doc, "context", "");
+  const json& config = object_at(doc, "config", "");
   const json& servers = array_at(config, "servers", "config");
   if (servers.empty()) bad("config.servers", "empty");
   std::set<std::string> seen;
@@ -189,12 +192,12 @@ void check_serve_shape(const json& doc) {
   number_at(config, "rate_fraction", "config", 0.01, 1);
   whole_at(config, "connections", "config", 1, 10000);
   whole_at(config, "body_bytes", "config", 1, 64 << 20);
-  const json& cells = array_at(doc, "cells", "(top level)");
+  const json& cells = array_at(doc, "cells", "");
   std::set<std::string> ids;
   for (std::size_t i = 0; i < cells.size(); ++i) check_cell(cells[i], "cells[" + std::to_string(i) + "]", config, ids);
-  if (doc.contains("comparisons")) array_at(doc, "comparisons", "(top level)");
+  if (doc.contains("comparisons")) array_at(doc, "comparisons", "");
   if (doc.contains("predictions")) {
-    const json& preds = array_at(doc, "predictions", "(top level)");
+    const json& preds = array_at(doc, "predictions", "");
     for (std::size_t i = 0; i < preds.size(); ++i) {
       std::string w = "predictions[" + std::to_string(i) + "]";
       if (!preds[i].is_object()) bad(w, kind_of(preds[i]) + ", expected an object");

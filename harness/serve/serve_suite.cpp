@@ -879,7 +879,8 @@ json predict_server(const SuiteOptions& o, const ServerSpec& spec, const std::st
 
 }  // namespace
 
-json run_suite(const SuiteOptions& o, int& failed, const std::function<void(const json&)>& checkpoint) {
+json run_suite(const SuiteOptions& o, int& failed, const std::function<void(const json&)>& checkpoint,
+               const json* previous) {
   failed = 0;
   const std::string wrk = wrk_binary();
   const std::string whoami = whoami_library();
@@ -925,8 +926,35 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
   doc["complete"] = false;
   doc["cells"] = json::array();
   std::map<std::string, double> rates;
+  std::set<std::string> done;
+  json predictions = json::array();
+  if (previous != nullptr) {
+    // --resume: the same suite on the same machine; its cells are kept and
+    // its fixed rates reused, so the cells still to run offer the same load.
+    if ((*previous)["config"] != doc["config"])
+      throw run::ResultsError("another configuration than this suite's (--resume needs the same servers, backends, "
+                              "reps, durations, rate, connections and page size)");
+    for (const char* k : {"cpu_model", "cores", "memory_bytes", "kernel", "machine"}) {
+      if ((*previous)["context"].value(k, json()) != doc["context"].value(k, json()))
+        throw run::ResultsError(std::string("measured on another machine (context.") + k + " differs)");
+    }
+    doc["context"] = (*previous)["context"];
+    doc["cells"] = (*previous)["cells"];
+    for (const auto& c : doc["cells"]) {
+      done.insert(c["id"].get<std::string>());
+      if (c["status"] == "ok" && o.rate <= 0) rates[c["server"].get<std::string>()] = c["fixed"]["offered_rps"].get<double>();
+    }
+    predictions = previous->value("predictions", json::array());
+  }
+  const std::size_t planned = plan.size();
+  plan.erase(std::remove_if(plan.begin(), plan.end(),
+                            [&](const CellPlan& c) {
+                              return done.count(c.server->label + "|" + std::string(library_name(c.allocator)) + "|r" +
+                                                std::to_string(c.rep)) > 0;
+                            }),
+             plan.end());
   const std::string prefix = make_prefix();
-  run::Progress progress(plan.size(), 0, o.quiet);
+  run::Progress progress(planned, planned - plan.size(), o.quiet);
   for (const auto& c : plan) {
     if (stopping()) break;
     std::string label = c.server->label + " " + std::string(library_name(c.allocator)) + " r" + std::to_string(c.rep);
@@ -937,14 +965,17 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
     if (cell.value("status", "") != "ok") ++failed;
     progress.finished(label, cell.value("status", "failed"), now_s() - t);
     doc["cells"].push_back(std::move(cell));
-    if (doc["cells"].size() < plan.size()) checkpoint(doc);
+    if (!predictions.empty()) doc["predictions"] = predictions;
+    if (doc["cells"].size() < planned || o.predict) checkpoint(doc);
   }
   progress.close();
+  if (!predictions.empty()) doc["predictions"] = predictions;
   if (o.predict && !stopping()) {
-    json predictions = json::array();
+    std::set<std::string> predicted;
+    for (const auto& p : predictions) predicted.insert(p["server"].get<std::string>());
     for (const auto& k : o.servers) {
       if (stopping()) break;
-      if (k.retain_mib > 0) continue;
+      if (k.retain_mib > 0 || predicted.count(k.label) > 0) continue;
       if (!o.quiet) std::fprintf(stderr, "capture and replay: %s\n", k.label.c_str());
       predictions.push_back(predict_server(o, k, wrk, whoami, prefix, page, doc["cells"]));
       doc["predictions"] = predictions;
@@ -953,7 +984,7 @@ json run_suite(const SuiteOptions& o, int& failed, const std::function<void(cons
   }
   std::error_code ec;
   fs::remove_all(prefix, ec);
-  doc["complete"] = !stopping() && doc["cells"].size() == plan.size() &&
+  doc["complete"] = !stopping() && doc["cells"].size() == planned &&
                     (!o.predict || doc["predictions"].size() == static_cast<std::size_t>(std::count_if(
                                        o.servers.begin(), o.servers.end(), [](const ServerSpec& k) { return k.retain_mib == 0; })));
   doc["comparisons"] = compare_cells(doc["cells"], [&] {

@@ -69,9 +69,12 @@ std::string wrk_binary();
 // Runs every cell; `failed` counts failed cells. The document is the serve
 // results (results/SCHEMA.md, "Server results"); `checkpoint` gets it after
 // every cell ("complete": false until the last), so a stopped suite loses
-// no finished cell.
+// no finished cell. With `previous` (a checked document of the same
+// configuration and machine, else run::ResultsError) its cells and
+// predictions are kept and only the missing ones run.
 nlohmann::json run_suite(const SuiteOptions& options, int& failed,
-                         const std::function<void(const nlohmann::json&)>& checkpoint);
+                         const std::function<void(const nlohmann::json&)>& checkpoint,
+                         const nlohmann::json* previous = nullptr);
 
 // The comparisons against the baseline allocator and the text summary, from
 // a document's cells (also used when re-reading a file).

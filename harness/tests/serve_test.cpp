@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -158,6 +159,9 @@ TEST(Serve, EveryServerKindIsMeasuredUnderTheAllocatorAskedForAndLeavesNothingRu
 // --predict: the server's own allocations, captured under load, replayed
 // under each allocator beside the server's measured CPU per request.
 TEST(Serve, PredictReplaysTheServersCapturedAllocationsUnderEachAllocator) {
+#ifdef ALLOCLAB_SANITIZED
+  GTEST_SKIP() << "the replay preloads general allocators into workers, which a sanitized build cannot";
+#endif
   ScratchDir dir;
   std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
   WorkerRequest req;
@@ -232,6 +236,144 @@ TEST(Serve, AKilledSuiteLeavesNothingOnceTheNextOneHasRun) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(processes_in(dir.path()), std::vector<std::string>{});
   EXPECT_EQ(entries(tmp), std::vector<std::string>{});
+}
+
+// One real two-cell file (nginx under glibc and jemalloc), made once for the
+// tests that read, resume, merge and export server results.
+class ServeFile : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ScratchDir("serve-file");
+    std::string tmp = scratch_tmp(*dir_);
+    WorkerRequest req;
+    req.argv = {ALLOCLAB_BIN};
+    for (auto& a : serve_args("nginx", "glibc,jemalloc", *dir_ / "base.json")) req.argv.push_back(a);
+    req.env = {"TMPDIR=" + tmp};
+    auto o = run_worker(req);
+    ASSERT_TRUE(o.ok()) << o.describe();
+    base_ = new json(test::read_json(*dir_ / "base.json"));
+  }
+  static void TearDownTestSuite() {
+    delete base_;
+    delete dir_;
+  }
+  static std::string write(const std::string& name, const json& doc) {
+    std::string path = *dir_ / name;
+    std::ofstream(path) << doc.dump(1);
+    return path;
+  }
+  static ScratchDir* dir_;
+  static json* base_;
+};
+ScratchDir* ServeFile::dir_ = nullptr;
+json* ServeFile::base_ = nullptr;
+
+TEST_F(ServeFile, ResumeRunsOnlyTheMissingCellsAndKeepsTheOthers) {
+  ASSERT_NE(base_, nullptr);
+  json partial = *base_;
+  partial["cells"].erase(partial["cells"].begin() + 1);
+  partial["complete"] = false;
+  std::string path = write("partial.json", partial);
+  WorkerRequest req;
+  req.argv = {ALLOCLAB_BIN};
+  for (auto& a : serve_args("nginx", "glibc,jemalloc", path)) req.argv.push_back(a);
+  req.argv.push_back("--resume");
+  req.env = {"TMPDIR=" + scratch_tmp(*dir_)};
+  auto o = run_worker(req);
+  ASSERT_TRUE(o.ok()) << o.describe();
+  json after = test::read_json(path);
+  EXPECT_EQ(after["complete"], true);
+  ASSERT_EQ(after["cells"].size(), 2u);
+  EXPECT_EQ(after["cells"][0].dump(), partial["cells"][0].dump()) << "a kept cell was redone";
+  EXPECT_EQ(after["cells"][1]["id"], (*base_)["cells"][1]["id"]);
+  // The missing cell offered the kept cell's fixed rate.
+  EXPECT_EQ(after["cells"][1]["fixed"]["offered_rps"], partial["cells"][0]["fixed"]["offered_rps"]);
+  EXPECT_EQ(after["context"], partial["context"]);
+  // Other flags are another suite: refused, the file left as it was.
+  std::string before = test::read_json(path).dump();
+  auto other = test::alloclab({"serve", "--servers", "nginx", "-b", "glibc", "-o", path, "--resume"});
+  EXPECT_EQ(other.exit_code, 2) << other.describe();
+  EXPECT_NE(other.err.find("another configuration"), std::string::npos) << other.err;
+  EXPECT_EQ(test::read_json(path).dump(), before);
+}
+
+TEST_F(ServeFile, MergeJoinsDisjointFilesAndExportWritesEveryCellsFigures) {
+  ASSERT_NE(base_, nullptr);
+  json a = *base_, b = *base_;
+  a["cells"].erase(a["cells"].begin() + 1);
+  b["cells"].erase(b["cells"].begin());
+  a["complete"] = b["complete"] = false;
+  std::string pa = write("a.json", a), pb = write("b.json", b), out = *dir_ / "merged.json";
+  auto m = test::alloclab({"merge", "-o", out, "--force", pa, pb});
+  ASSERT_TRUE(m.ok()) << m.describe();
+  json merged = test::read_json(out);
+  EXPECT_EQ(merged["complete"], true);
+  EXPECT_EQ(merged["cells"], (*base_)["cells"]);
+  EXPECT_EQ(merged["comparisons"], (*base_)["comparisons"]);
+  auto twice = test::alloclab({"merge", "-o", *dir_ / "twice.json", pa, pa});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("is also in an earlier file"), std::string::npos) << twice.err;
+
+  auto e = test::alloclab({"export", out, "--format", "csv"});
+  ASSERT_TRUE(e.ok()) << e.describe();
+  EXPECT_EQ(e.out.substr(0, e.out.find('\n')), "cell,server,allocator,rep,status,metric,value");
+  for (const char* metric : {",peak_rps,", ",peak_cpu_ns_per_request,", ",fixed_p99_us,", ",vm_hwm_kib,"}) {
+    for (const char* cell : {"nginx|glibc|r0,nginx,glibc,0,ok", "nginx|jemalloc|r0,nginx,jemalloc,0,ok"}) {
+      EXPECT_NE(e.out.find(std::string(cell) + metric), std::string::npos) << cell << metric;
+    }
+  }
+  auto g = test::alloclab({"export", out, "--format", "gbench"});
+  EXPECT_EQ(g.exit_code, 2);
+  EXPECT_NE(g.err.find("csv only"), std::string::npos) << g.err;
+}
+
+// Every reader of a server results file checks it whole: each defect is
+// exit 2 and one line naming its JSON path, for export, merge and resume.
+TEST_F(ServeFile, MalformedServerResultsAreExitTwoNamingTheirPath) {
+  ASSERT_NE(base_, nullptr);
+  struct Bad {
+    std::string name, expect;
+    std::function<void(json&)> edit;
+  };
+  std::vector<Bad> bad = {
+      {"version", "version: serve results version 2", [](json& d) { d["version"] = 2; }},
+      {"complete", "complete: a string, expected a boolean", [](json& d) { d["complete"] = "yes"; }},
+      {"cells_object", "cells: an object, expected an array", [](json& d) { d["cells"] = json::object(); }},
+      {"rps_negative", "cells[0].peak.rps: -1 is out of range", [](json& d) { d["cells"][0]["peak"]["rps"] = -1; }},
+      {"rps_string", "cells[0].peak.rps: a string, expected a number", [](json& d) { d["cells"][0]["peak"]["rps"] = "fast"; }},
+      {"no_peak", "cells[0]: missing key \"peak\"", [](json& d) { d["cells"][0].erase("peak"); }},
+      {"id", "cells[0].id: \"x\" is not its coordinates", [](json& d) { d["cells"][0]["id"] = "x"; }},
+      {"twice", "cells[1].id: \"nginx|glibc|r0\" appears twice", [](json& d) { d["cells"][1] = d["cells"][0]; }},
+      {"rep", "cells[0].rep: 5 is out of range (0 to 0)", [](json& d) { d["cells"][0]["rep"] = 5; }},
+      {"server", "config.servers[0]: unknown server 'lighttpd'", [](json& d) { d["config"]["servers"][0] = "lighttpd"; }},
+      {"allocator", "cells[0].allocator: \"hoard\" is not in config.allocators", [](json& d) { d["cells"][0]["allocator"] = "hoard"; }},
+      {"status", "cells[0].status: \"great\" is not ok or failed", [](json& d) { d["cells"][0]["status"] = "great"; }},
+      {"series", "cells[0].memory.rss_series[0]: expected [ms, kib]", [](json& d) { d["cells"][0]["memory"]["rss_series"][0] = "x"; }},
+      {"reps", "config.reps: 1.5 is not a whole number", [](json& d) { d["config"]["reps"] = 1.5; }},
+  };
+  for (const auto& b : bad) {
+    SCOPED_TRACE(b.name);
+    json doc = *base_;
+    b.edit(doc);
+    std::string path = write(b.name + ".json", doc);
+    auto e = test::alloclab({"export", path, "--format", "csv"});
+    EXPECT_EQ(e.exit_code, 2) << e.describe();
+    EXPECT_NE(e.err.find(path + ": " + b.expect), std::string::npos) << e.err;
+    EXPECT_EQ(std::count(e.err.begin(), e.err.end(), '\n'), 1) << e.err;
+    auto m = test::alloclab({"merge", "-o", *dir_ / "m.json", "--force", write("ok.json", *base_), path});
+    EXPECT_EQ(m.exit_code, 2) << m.describe();
+    std::string before = doc.dump(1);
+    auto r = test::alloclab({"serve", "--servers", "nginx", "-b", "glibc,jemalloc", "-r", "1", "-o", path, "--resume"});
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    std::ifstream in(path);
+    std::stringstream now;
+    now << in.rdbuf();
+    EXPECT_EQ(now.str(), before) << "--resume changed a file it refused";
+  }
+  std::string truncated = *dir_ / "truncated.json";
+  std::ofstream(truncated) << base_->dump().substr(0, 200);
+  auto t = test::alloclab({"export", truncated, "--format", "csv"});
+  EXPECT_EQ(t.exit_code, 2);
 }
 
 TEST(Serve, AMissingServerIsExitFourNamingItsPackage) {
