@@ -123,6 +123,41 @@ def vm_hwm_mib(c):
     return v / 1024.0 if v is not None else None
 
 
+def rss_series(c):
+    """[(ms, KiB)] of the cell's RSS samples in time order (ms after the first answer)."""
+    return sorted((float(ms), float(kib)) for ms, kib in c["memory"].get("rss_series") or [])
+
+
+def rss_over_load(c):
+    """(KiB at the end of the warm-up, KiB at the end of the load, seconds between the two samples) from the RSS
+    series: the first sample at or after phases_ms.peak_start and the last at or before phases_ms.fixed_end; None
+    when the cell has no phases or no two such samples in that order."""
+    ph = c.get("phases_ms") or {}
+    t0, t1 = num(ph.get("peak_start")), num(ph.get("fixed_end"))
+    if t0 is None or t1 is None:
+        return None
+    series = rss_series(c)
+    start = next((x for x in series if x[0] >= t0), None)
+    end = next((x for x in reversed(series) if x[0] <= t1), None)
+    if start is None or end is None or end[0] <= start[0] or start[1] <= 0:
+        return None
+    return start[1], end[1], (end[0] - start[0]) / 1000.0
+
+
+def rss_growth(c):
+    """RSS at the end of the load less RSS at the end of the warm-up, as a share of the latter (rss_over_load)."""
+    w = rss_over_load(c)
+    return (w[1] - w[0]) / w[0] if w else None
+
+
+def rss_fall(c):
+    """How far the last RSS sample lies below the series' maximum, as a share of the maximum (0: it ends at its
+    highest)."""
+    series = rss_series(c)
+    top = max((k for _, k in series), default=0.0)
+    return (top - series[-1][1]) / top if top > 0 else None
+
+
 def collections(c):
     """[(ms, kind, mb_before, mb_after, pause_ms)] of a Node.js cell, start-up included."""
     return [tuple(x) for x in ((c.get("gc") or {}).get("collections") or [])]

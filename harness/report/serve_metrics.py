@@ -16,7 +16,7 @@ from math import factorial
 from statistics import median
 
 from measure import Measure, Missing, fmt
-from serve_data import collections, cpu_ns, fixed_latency, is_node, retain_mib
+from serve_data import collections, cpu_ns, fixed_latency, is_node, retain_mib, rss_fall, rss_growth, rss_over_load
 
 
 def _ranks(values):
@@ -205,8 +205,53 @@ def m_allocator_spread(data, p):
     return Measure(max(per.values()), "×", detail, per)
 
 
+def _pct(share):
+    return f"{'+' if share > 0 else ''}{fmt(100 * share)}%"
+
+
+def m_rss_growth_gap(data, p):
+    """One server's RSS growth over its load (rss_growth: end of warm-up to end of load, as a share), median over
+    repetitions per allocator; the figure, in percent, is the smaller of the `grows` allocator's growth and its
+    margin over the largest growth among the `steady` allocators present. Positive only when the one grows and
+    grows more than every other."""
+    s, grows, steady = p["server"], p["grows"], p["steady"]
+    present = [a for a in data.allocators if data.reps(s, a)]
+    if not present:
+        raise Missing(f"the server results hold no ok {s} cells")
+    if grows not in present:
+        raise Missing(f"the server results hold no ok {s} cells under {grows}")
+    if not any(a in present for a in steady):
+        raise Missing(f"the server results hold no ok {s} cells under {' or '.join(steady)}")
+    med = {a: data.median(s, a, rss_growth) for a in present}
+    med = {a: v for a, v in med.items() if v is not None}
+    if grows not in med or not any(a in med for a in steady):
+        raise Missing(f"the {s} cells under {grows} or under {' and '.join(steady)} have no RSS series spanning "
+                      "their load (phases_ms.peak_start to fixed_end)")
+    others = {a: med[a] for a in steady if a in med}
+    top = max(others, key=others.get)
+    value = min(med[grows], med[grows] - others[top])
+
+    def over_load(a, i):
+        return data.median(s, a, lambda c: (rss_over_load(c) or (None, None, None))[i])
+
+    words = []
+    for a, v in med.items():
+        fall = data.median(s, a, rss_fall)
+        words.append(f"{a} {_pct(v)} ({fmt(over_load(a, 0))} → {fmt(over_load(a, 1))} KiB over "
+                     f"{fmt(over_load(a, 2))} s; last sample "
+                     f"{fmt(100 * fall) if fall is not None else '?'}% below the series' maximum)")
+    missing = [a for a in steady if a not in med]
+    return Measure(100 * value, "%",
+                   f"{s}: RSS growth from the end of the warm-up to the end of the load, median over repetitions: "
+                   + "; ".join(words)
+                   + f". Figure: the smaller of {grows}'s growth ({_pct(med[grows])}) and its margin over {top}'s "
+                     f"({fmt(100 * (med[grows] - others[top]))} points)"
+                   + (f"; no {' or '.join(missing)} cells to compare" if missing else ""),
+                   {a: 100 * v for a, v in med.items()})
+
+
 SERVE_METRICS = {
     "gc_max_pause": m_gc_max_pause, "gc_pause_at_heap": m_gc_pause_at_heap, "gc_pause_growth": m_gc_pause_growth,
-    "node_retention": m_node_retention, "allocator_spread": m_allocator_spread,
+    "node_retention": m_node_retention, "allocator_spread": m_allocator_spread, "rss_growth_gap": m_rss_growth_gap,
 }
 SERVE_KINDS = tuple(SERVE_METRICS)

@@ -12,12 +12,13 @@ from math import comb
 from statistics import median
 
 from measure import fmt
-from serve_data import (GC_KINDS, collections, cpu_ns, fixed_latency, is_node, minor_faults_per_request, num,
-                        peak_rps, vm_hwm_mib)
+from serve_data import (GC_KINDS, collections, cpu_ns, fixed_latency, is_node, kind_of, minor_faults_per_request,
+                        num, peak_rps, rss_fall, rss_growth, rss_over_load, vm_hwm_mib)
 from serve_metrics import exact_one_sided_p, spearman
 
 # The document's Memory-Speed Tradeoff Matrix rows and the serve labels that measure them.
-MATRIX_SERVERS = {"nginx": "nginx", "h2o": "h2o", "HAProxy": "haproxy", "Apache": "apache", "Node.js": "node"}
+MATRIX_SERVERS = {"nginx": "nginx", "h2o": "h2o", "HAProxy": "haproxy", "Apache": "apache", "Node.js": "node",
+                  "Axum": "rust"}
 COMPARED = (("peak_rps", "Peak req/s"), ("cpu_ns_per_request", "CPU per request"),
             ("fixed_p99_us", "Fixed-rate p99"), ("vm_hwm_kib", "VmHWM"))
 
@@ -222,6 +223,23 @@ def _attainable(n):
     return sorted({round(spearman(base, list(p)), 9) for p in permutations(base)})
 
 
+# ---- RSS over the load ----------------------------------------------------------------------------------------
+
+def rss_rows(serve, kind="rust"):
+    """Per allocator of the servers of one kind: RSS at the end of the warm-up and at the end of the load, the
+    growth between them, and how far the series ends below its maximum, medians over repetitions."""
+    rows = []
+    for s, a in serve.groups(lambda c: kind_of(c) == kind):
+        m = lambda fn: serve.median(s, a, fn)  # noqa: E731
+        at = lambda i: m(lambda c: (rss_over_load(c) or (None, None, None))[i])  # noqa: E731
+        growth, fall = m(rss_growth), m(rss_fall)
+        rows.append([s, a, str(serve.reps(s, a)), _f(at(0)), _f(at(1)), _f(at(2)),
+                     f"{'+' if growth > 0 else ''}{fmt(100 * growth)}%" if growth is not None else "–",
+                     f"{fmt(100 * fall)}%" if fall is not None else "–"])
+    return ["Server", "Allocator", "Reps ok", "RSS KiB at the end of the warm-up", "RSS KiB at the end of the load",
+            "Seconds between", "Growth", "Last sample below the maximum"], rows
+
+
 # ---- Node.js garbage collection -------------------------------------------------------------------------------
 
 def gc_rows(serve):
@@ -293,6 +311,15 @@ def serve_section(serve, gc_chart=None):
                               "Server CPU ns per request", "Replay share of server CPU", "Spearman rho (n)"], prows)]
         blocks += [("p", t) for t in sentences]
         blocks += [("p", n) for n in notes]
+    rcols, rrows = rss_rows(serve)
+    if rrows:
+        blocks += [("h", 3, "Rust server memory over the load"), ("table", rcols, rrows),
+                   ("p", "The server's RSS (VmRSS, sampled every 250 ms) at the first sample of the peak phase and "
+                         "the last of the fixed-rate phase; growth is the second less the first as a share of the "
+                         "first; the last column compares the series' last sample with its maximum over the whole "
+                         "series (the warm-up included). Medians over repetitions. The load lasts seconds, so this is "
+                         "the start of the curve the document draws for a long-running service (the claims ledger's "
+                         "serve.rust_default_allocator_grows reads it).")]
     gcols, grows = gc_rows(serve)
     if grows:
         blocks += [("h", 3, "Node.js garbage collection"), ("table", gcols, grows),

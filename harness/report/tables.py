@@ -200,13 +200,14 @@ def tradeoff_matrix(data, serve=None):
              "rows": body,
              "note": "Measured stars: 5 for the best of these servers, one fewer per doubling (net allocator ns per op, "
                      "the null backend's subtracted, median over workloads; peak RSS growth ÷ peak live bytes less the null backend's, which is the harness's own). Envoy is tcmalloc "
-                     "with object pools (pool@tcmalloc). Axum, Actix and Node.js have no backend here."}
+                     "with object pools (pool@tcmalloc). Axum, Actix and Node.js have no backend here; with --serve, Axum "
+                     "(as the hyper-on-tokio server) and Node.js are measured as real servers."}
     return table if serve is None else _with_real_servers(table, serve)
 
 
 def _with_real_servers(table, serve):
-    """Adds the real servers' measured speed and memory (serve_tables.matrix_figures) to the matrix, and a Node.js
-    row; the stars count doublings from the best real server, as the model-based ones do."""
+    """Adds the real servers' measured speed and memory (serve_tables.matrix_figures) to the matrix, and Axum and
+    Node.js rows; the stars count doublings from the best real server, as the model-based ones do."""
     figs = matrix_figures(serve)
     best_s = min((c for c, _ in figs.values() if c), default=None)
     best_m = min((m for _, m in figs.values() if m), default=None)
@@ -219,8 +220,11 @@ def _with_real_servers(table, serve):
                 _fmt(mib, "MiB") if mib else "–"]
 
     rows = [r + real(r[0]) for r in table["rows"]]
-    if "Node.js" in figs:
-        rows.append(["Node.js", "no backend", "★★", "–", "–", "★★", "–", "–"] + real("Node.js"))
+    # The document's rows without a strategy backend, measured only as real
+    # servers: Axum (the hyper-on-tokio server stands for it) and Node.js.
+    for name, speed, memory in (("Axum", "★★★★", "★★★"), ("Node.js", "★★", "★★")):
+        if name in figs:
+            rows.append([name, "no backend", speed, "–", "–", memory, "–", "–"] + real(name))
     base = serve.baseline
     return dict(table, rows=rows,
                 columns=table["columns"] + ["Speed (real server)", f"Server CPU per request ({base})",

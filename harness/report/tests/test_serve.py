@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import report  # noqa: E402
 from data import ResultsError  # noqa: E402
 from ledger import evaluate, evaluate_all  # noqa: E402
-from serve_data import ServeData  # noqa: E402
+from serve_data import ServeData, rss_fall, rss_growth, rss_over_load  # noqa: E402
 from serve_metrics import exact_one_sided_p, spearman  # noqa: E402
 from serve_tables import prediction_sentence, serve_section  # noqa: E402
 
@@ -58,8 +58,39 @@ RETAIN_GC = [[20.0, "mark-compact", 15.0, 14.0, 4.0], [40.0, "mark-compact", 100
              [80.0, "mark-compact", 1000.0, 990.0, 150.0], [150.0, "scavenge", 1000.0, 999.0, 3.0]]
 
 
-def serve_doc(cpu=None, retain=True, reps=3, predictions=None):
-    """cpu: {server: {allocator: ns per request}} (10 µs everywhere when absent)."""
+PHASES = {"peak_start": 1000, "fixed_start": 3000, "fixed_end": 5000}
+
+
+def rust_cell(allocator, rep, kib):
+    """A rust cell whose RSS series is kib[i] at i x 250 ms (PHASES: the load runs from 1 s to 5 s)."""
+    c = cell("rust", allocator, rep)
+    c["phases_ms"] = dict(PHASES)
+    c["memory"]["rss_series"] = [[250 * i, k] for i, k in enumerate(kib)]
+    c["memory"]["vm_hwm_kib"] = max(kib)
+    c["memory"]["rss_end_kib"] = kib[-1]
+    return c
+
+
+def climbing(rep):
+    """Up through the warm-up and on through the load: 3,400 KiB at 1 s, 5,000 at 5 s (+47%)."""
+    return [3000 + 100 * i + rep for i in range(21)]
+
+
+def rising_and_falling(rep):
+    """Up to 4,500 KiB at the peak, back to 3,800 by the end of the load (-5% from the end of the warm-up)."""
+    up = [3000 + 250 * i for i in range(5)]                        # 0-1 s: 3,000 -> 4,000
+    peak = [4000 + 100 * i for i in range(1, 6)] + [4500] * 3      # 1.25-3 s: up to 4,500
+    down = [4500 - 100 * i for i in range(1, 8)]                   # 3.25-4.75 s: down to 3,800
+    return up + peak + down + [3800 + rep]
+
+
+def flat(rep):
+    return [3000 + rep] * 21
+
+
+def serve_doc(cpu=None, retain=True, reps=3, predictions=None, rust=None):
+    """cpu: {server: {allocator: ns per request}} (10 µs everywhere when absent); rust: {allocator: f(rep) giving
+    the RSS series} adds rust cells under those allocators."""
     cpu = cpu or {}
     cells = []
     for s in ("nginx", "h2o", "apache"):
@@ -72,6 +103,9 @@ def serve_doc(cpu=None, retain=True, reps=3, predictions=None):
         cells += [cell("node:retain=1000", "glibc", r, hwm_kib=1100000, rss_end_kib=1100000, gc=node_gc(RETAIN_GC))
                   for r in range(reps)]
         servers.append("node:retain=1000")
+    if rust:
+        cells += [rust_cell(a, r, series(r)) for a, series in rust.items() for r in range(reps)]
+        servers.append("rust")
     return {"format": "alloclab-serve", "version": 1, "complete": True,
             "context": {"cpu_model": "Test CPU", "cores": 1, "date": "2026-01-01T00:00:00Z", "server_cpus": [0],
                         "load_cpus": [1]},
@@ -133,10 +167,91 @@ class ServeClaims(unittest.TestCase):
 
     def test_without_a_serve_file_every_server_claim_is_inconclusive(self):
         claims = [c for c in CLAIMS.values() if c["id"].startswith(("node.", "serve."))]
-        self.assertEqual(len(claims), 6)
+        self.assertEqual(len(claims), 7)
         for v in evaluate_all(claims, None):
             self.assertEqual(v.verdict, "inconclusive", v.claim["id"])
             self.assertIn("--serve", v.reason)
+
+
+class RustMemory(unittest.TestCase):
+    CLAIM = "serve.rust_default_allocator_grows"
+
+    def test_glibc_climbing_while_jemalloc_rises_and_falls_holds(self):
+        doc = serve_doc(rust={"glibc": climbing, "jemalloc": rising_and_falling, "mimalloc": flat, "tcmalloc": flat})
+        v = verdict(self.CLAIM, doc)
+        self.assertEqual(v.verdict, "holds", v.reason)
+        # glibc: 3,401 -> 5,001 KiB (median rep); jemalloc: 4,000 -> 3,801; mimalloc flat.
+        self.assertAlmostEqual(v.value, 100 * 1600 / 3401, places=3)
+        self.assertIn("jemalloc -4.98% (4,000 → 3,801 KiB", v.detail)
+        self.assertIn("mimalloc 0%", v.detail)
+        self.assertGreater(v.interval[0], 40)
+
+    def test_every_allocator_flat_refutes(self):
+        doc = serve_doc(rust={a: flat for a in ALLOCATORS})
+        v = verdict(self.CLAIM, doc)
+        self.assertEqual((v.verdict, v.value), ("refuted", 0.0))
+
+    def test_glibc_growing_no_more_than_mimalloc_refutes(self):
+        doc = serve_doc(rust={"glibc": climbing, "jemalloc": flat, "mimalloc": climbing})
+        v = verdict(self.CLAIM, doc)
+        self.assertEqual(v.verdict, "refuted")
+        self.assertAlmostEqual(v.value, 0.0)
+        self.assertIn("margin over mimalloc's", v.detail)
+
+    def test_no_rust_cells_is_inconclusive(self):
+        v = verdict(self.CLAIM, serve_doc())
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("no ok rust cells", v.reason)
+
+    def test_no_glibc_or_no_jemalloc_and_mimalloc_is_inconclusive(self):
+        v = verdict(self.CLAIM, serve_doc(rust={"jemalloc": flat, "mimalloc": flat}))
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("under glibc", v.reason)
+        v = verdict(self.CLAIM, serve_doc(rust={"glibc": climbing, "tcmalloc": flat}))
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("under jemalloc or mimalloc", v.reason)
+
+    def test_cells_without_phases_are_inconclusive(self):
+        doc = serve_doc(rust={"glibc": climbing, "jemalloc": flat})
+        for c in doc["cells"]:
+            c.pop("phases_ms", None)
+        v = verdict(self.CLAIM, doc)
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("no RSS series spanning", v.reason)
+
+    def test_one_repetition_gives_no_interval(self):
+        doc = serve_doc(reps=1, rust={"glibc": climbing, "jemalloc": rising_and_falling, "mimalloc": flat})
+        v = verdict(self.CLAIM, doc)
+        self.assertEqual(v.verdict, "inconclusive")
+        self.assertIn("one repetition", v.reason)
+
+    def test_the_window_is_the_first_sample_from_the_peak_to_the_last_before_the_end(self):
+        c = rust_cell("glibc", 0, [1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700, 1800, 1900, 2000, 2100, 2200,
+                                   2300, 2400, 2500, 2600, 2700, 2800, 2900, 3000, 9000])
+        c["phases_ms"] = {"peak_start": 1010, "fixed_start": 3000, "fixed_end": 4990}
+        start, end, seconds = rss_over_load(c)
+        self.assertEqual((start, end, seconds), (1500, 2900, 3.5))  # 1,250 ms and 4,750 ms; 5,000 ms is after
+        self.assertAlmostEqual(rss_growth(c), 1400 / 1500)
+        self.assertAlmostEqual(rss_fall(c), 0.0)
+        c["memory"]["rss_series"][-1] = [5250, 2700]
+        self.assertAlmostEqual(rss_fall(c), 300 / 3000)
+        c["phases_ms"]["fixed_end"] = 1100
+        self.assertIsNone(rss_over_load(c))
+
+    def test_the_section_shows_the_rust_growth_per_allocator(self):
+        doc = serve_doc(rust={"glibc": climbing, "jemalloc": rising_and_falling, "mimalloc": flat})
+        blocks = serve_section(ServeData(doc))
+        heads = [b[2] for b in blocks if b[0] == "h"]
+        self.assertIn("Rust server memory over the load", heads)
+        table = next(b for i, b in enumerate(blocks) if b[0] == "table"
+                     and blocks[i - 1][0] == "h" and blocks[i - 1][2] == "Rust server memory over the load")
+        rows = {r[1]: r for r in table[2]}
+        self.assertEqual(sorted(rows), ["glibc", "jemalloc", "mimalloc"])
+        self.assertEqual(rows["glibc"][3:7], ["3,401", "5,001", "4", "+47%"])
+        self.assertEqual(rows["jemalloc"][6:], ["-4.98%", "15.5%"])
+        self.assertEqual(rows["mimalloc"][6:], ["0%", "0%"])
+        self.assertNotIn("Rust server memory over the load",
+                         [b[2] for b in serve_section(ServeData(serve_doc())) if b[0] == "h"])
 
 
 class Predictions(unittest.TestCase):
