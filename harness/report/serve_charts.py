@@ -14,8 +14,10 @@ from serve_data import GC_KINDS, collections, is_node  # noqa: E402
 
 NAME = "node_gc"
 TITLE = "Node.js garbage collection: pause against heap used"
-COLOURS = {"scavenge": "#1f77b4", "mark-compact": "#d62728", "other": "#7f7f7f"}
-MARKERS = {"scavenge": "o", "mark-compact": "s", "other": "^"}
+COLOURS = {"scavenge": "#1f77b4", "mark-compact": "#d62728", "other": "#7f7f7f", "forced": "#000000"}
+MARKERS = {"scavenge": "o", "mark-compact": "s", "other": "^", "forced": "D"}
+# The full collection the suite forces after the load (global.gc()), drawn apart.
+KINDS = GC_KINDS + ("forced",)
 
 
 def series_gc(serve):
@@ -27,7 +29,7 @@ def series_gc(serve):
         for c in serve.cells(s, a):
             after = (c.get("gc") or {}).get("after_ms")
             for ms, kind, before, _, pause in collections(c):
-                k = kind if kind in GC_KINDS else "other"
+                k = kind if kind in KINDS else "other"
                 phase = "startup" if isinstance(after, (int, float)) and ms < after else "load"
                 out.setdefault(k, {"load": [], "startup": []})[phase].append((before, pause))
     return out
@@ -36,7 +38,7 @@ def series_gc(serve):
 def draw_gc(series):
     fig, ax = plt.subplots(figsize=(9, 5.5))
     handles = []
-    for kind in GC_KINDS:
+    for kind in KINDS:
         if kind not in series:
             continue
         colour, marker = COLOURS[kind], MARKERS[kind]
@@ -47,8 +49,9 @@ def draw_gc(series):
         if load:
             ax.plot([max(x, 1e-3) for x, _ in load], [max(y, 1e-3) for _, y in load], linestyle="none",
                     marker=marker, markersize=5, color=colour, alpha=0.8)
-        handles.append(Line2D([], [], linestyle="none", marker=marker, color=colour,
-                              label=f"{kind} ({len(load)} under load, {len(startup)} at start-up)"))
+        label = (f"forced full collection after the load ({len(load)})" if kind == "forced"
+                 else f"{kind} ({len(load)} under load, {len(startup)} at start-up)")
+        handles.append(Line2D([], [], linestyle="none", marker=marker, color=colour, label=label))
     handles.append(Line2D([], [], linestyle="none", marker="o", markerfacecolor="none", markeredgecolor="black",
                           label="hollow: at start-up"))
     log_scale(ax, "x")

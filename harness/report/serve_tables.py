@@ -266,12 +266,21 @@ def gc_rows(serve):
             row.append(f"{fmt(count)}; max {fmt(mx)} ms; p50 {_f(median(p50) if p50 else None)} ms")
         mc = [(x[4], x[2]) for c in cells for x in collections(c) if x[1] == "mark-compact"]
         row.append(f"{fmt(max(mc)[0])} ms at {fmt(max(mc)[1])} MB" if mc else "none seen")
+        forced = [g["forced"] for g in gcs if isinstance(g.get("forced"), dict)]
+        if forced:
+            pauses = [f["pause_ms"] for f in forced]
+            heaps = [f["heap_before_mb"] for f in forced]
+            row.append(f"{fmt(median(pauses))} ms (max {fmt(max(pauses))}) at {fmt(median(heaps))} MB")
+        else:
+            row.append("not run")
         start = [g["startup_collections"] for g in gcs if isinstance(g.get("startup_collections"), (int, float))]
         row.append(_f(median(start) if start else None))
         rows.append(row)
     cols = ["Label", "Allocators (cells)", "Heap used max under load, MB: median (max)"]
     cols += [f"{k.capitalize()}s under load: count per cell; max; p50" for k in GC_KINDS]
-    cols += ["Largest mark-compact at any time: pause at heap used before", "Start-up collections per cell"]
+    cols += ["Largest mark-compact at any time: pause at heap used before",
+             "Forced full collection after the load (global.gc(), not incremental): median pause at heap used before",
+             "Start-up collections per cell"]
     return cols, rows
 
 

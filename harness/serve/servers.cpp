@@ -64,6 +64,9 @@ server.listen(Number(port), '127.0.0.1');
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
+// After the load: one full, non-incremental collection of the heap as it
+// stands (--expose-gc), which --trace-gc reports as requested.
+process.on('SIGUSR2', () => global.gc());
 globalThis.alloclabRetained = retained;
 )JS";
 
@@ -202,7 +205,7 @@ Launch prepare_server(const ServerKind& kind, const Layout& l) {
     launch.argv = {bin, "-DFOREGROUND", "-d", p, "-f", p + "/httpd.conf"};
   } else if (kind.name == "node") {
     write_file(p + "/server.js", kNodeServer);
-    launch.argv = {bin, "--trace-gc", "--max-old-space-size=8192", p + "/server.js", port, l.docroot,
+    launch.argv = {bin, "--trace-gc", "--expose-gc", "--max-old-space-size=8192", p + "/server.js", port, l.docroot,
                    std::to_string(l.node_retain_mib)};
     launch.error_log = launch.stderr_path;
     launch.traces_gc = true;

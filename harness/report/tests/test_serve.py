@@ -130,6 +130,20 @@ class ServeClaims(unittest.TestCase):
         v = verdict("node.gc_100mb", serve_doc())
         self.assertEqual((v.verdict, v.value), ("holds", 15.0))
 
+    def test_the_forced_full_collection_counts_at_its_heap_size_but_not_as_a_pause_under_load(self):
+        doc = serve_doc(retain=False)
+        forced = SMALL_GC + [[900.0, "forced", 1050.0, 1020.0, 180.0]]
+        for c in doc["cells"]:
+            if c["server"] == "node":
+                c["gc"] = node_gc(SMALL_GC)
+                c["gc"]["collections"] = forced
+                c["gc"]["forced"] = {"pause_ms": 180.0, "heap_before_mb": 1050.0, "heap_after_mb": 1020.0}
+        v = verdict("node.gc_1gb", doc)
+        self.assertEqual((v.verdict, v.value), ("holds", 180.0), v.reason)
+        v = verdict("node.gc_pauses", doc)
+        self.assertEqual(v.verdict, "refuted")
+        self.assertLess(v.value, 5.0)
+
     def test_no_mark_compact_near_the_size_is_inconclusive(self):
         v = verdict("node.gc_1gb", serve_doc(retain=False))
         self.assertEqual(v.verdict, "inconclusive")
