@@ -129,6 +129,15 @@ class _Group:
         self.flat = []
 
 
+def become_resample(view, parent, rng):
+    """Makes `view` a resample of `parent` (Data or ServeData): the same cells and settings, its own random draw of
+    each group's repetitions (drawn on first use), and its own record of the groups it read."""
+    view.__dict__.update(parent.__dict__)
+    view._rng = rng
+    view._picks = {}
+    view.touched = set()
+
+
 class Data:
     # The HTTP models: a metric that names no model reads these, at their
     # default size (claim experiments and scaled copies are read by name).
@@ -138,10 +147,7 @@ class Data:
         """The cells of machine `machine` (an index of machine_contexts) and of every context with its identity;
         `source` names the file in machine_words."""
         if _parent is not None:
-            self.__dict__.update(_parent.__dict__)
-            self._rng = _rng
-            self._picks = {}
-            self.touched = set()
+            become_resample(self, _parent, _rng)
             return
         check_format(results)
         self.results = results

@@ -10,7 +10,7 @@ covers the spread between repetitions of every cell its figure reads."""
 
 from statistics import median
 
-from data import ResultsError, machine_words
+from data import ResultsError, become_resample, machine_words
 
 FORMAT = "alloclab-serve"
 GC_KINDS = ("scavenge", "mark-compact", "other")
@@ -166,10 +166,7 @@ def collections(c):
 class ServeData:
     def __init__(self, doc, source=None, _parent=None, _rng=None):
         if _parent is not None:
-            self.__dict__.update(_parent.__dict__)
-            self._rng = _rng
-            self._picks = {}
-            self.touched = set()
+            become_resample(self, _parent, _rng)
             return
         check_serve(doc)
         self.doc = doc

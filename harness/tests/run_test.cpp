@@ -299,32 +299,6 @@ TEST(Run, AHangingAllocatorTimesOutWithinTheTimeoutGiven) {
   EXPECT_LT(seconds, 15) << "three workers of at most 2 s each";
 }
 
-// Starts alloclab with args in the background, its output discarded and its
-// temporary files under tmpdir.
-pid_t spawn_alloclab(const Args& args, const std::string& tmpdir) {
-  std::vector<std::string> store = {ALLOCLAB_BIN};
-  store.insert(store.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& s : store) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e)
-    if (std::string_view(*e).rfind("TMPDIR=", 0) != 0) env_store.emplace_back(*e);
-  env_store.push_back("TMPDIR=" + tmpdir);
-  std::vector<char*> envp;
-  for (auto& s : env_store) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, STDOUT_FILENO);
-    ::dup2(null, STDERR_FILENO);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // Kills the background run if a test ends before it does.
 struct Reaper {
   pid_t pid;
@@ -373,7 +347,7 @@ TEST(Run, AKilledRunLeavesAWholeFileAndResumeFinishesItWithoutRedoingCells) {
   ScratchDir dir;
   std::string out = dir / "r.json", tmp = dir / "tmp";
   fs::create_directory(tmp);
-  Reaper run{spawn_alloclab(long_run(out), tmp)};
+  Reaper run{test::spawn_alloclab(long_run(out), tmp)};
   ASSERT_GT(run.pid, 0);
   // Killed as soon as a second cell is in the file: a worker is running then,
   // so this checks what a kill between two writes leaves.
@@ -416,7 +390,7 @@ TEST(Run, SigtermKeepsTheFinishedCellsAndExits130) {
   ScratchDir dir;
   std::string out = dir / "r.json", tmp = dir / "tmp";
   fs::create_directory(tmp);
-  Reaper run{spawn_alloclab(long_run(out), tmp)};
+  Reaper run{test::spawn_alloclab(long_run(out), tmp)};
   ASSERT_GT(run.pid, 0);
   wait_for_cells(out, run, 1);
   ASSERT_FALSE(HasFailure());

@@ -49,28 +49,6 @@ std::vector<std::string> entries(const std::string& dir) {
   return out;
 }
 
-pid_t spawn_serve(std::vector<std::string> args, const std::string& tmpdir, std::vector<std::string> env = {}) {
-  args.insert(args.begin(), ALLOCLAB_BIN);
-  std::vector<char*> argv;
-  for (auto& s : args) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  for (char** e = environ; *e; ++e)
-    if (std::string_view(*e).rfind("TMPDIR=", 0) != 0) env.emplace_back(*e);
-  env.push_back("TMPDIR=" + tmpdir);
-  std::vector<char*> envp;
-  for (auto& s : env) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(null, 2);
-    ::execve(argv[0], argv.data(), envp.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
 // Waits until a server runs under `dir` (true) or `pid` ends (false).
 bool wait_for_server(pid_t pid, const std::string& dir, int& status) {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -142,6 +120,12 @@ TEST(Serve, EveryServerKindIsMeasuredUnderTheAllocatorAskedForAndLeavesNothingRu
     EXPECT_FALSE(c.contains("leftover_processes"));
     if (c["server"] == "node") {
       EXPECT_GT(c["gc"]["count"].get<double>(), 0) << "V8's --trace-gc lines were not read";
+      // One full collection forced after the load, told apart from V8's own.
+      ASSERT_TRUE(c["gc"]["forced"].is_object()) << c["gc"].dump().substr(0, 300);
+      EXPECT_GT(c["gc"]["forced"]["pause_ms"].get<double>(), 0);
+      int forced = 0;
+      for (const auto& x : c["gc"]["collections"]) forced += x[1] == "forced";
+      EXPECT_EQ(forced, 1);
     }
   }
   EXPECT_EQ(seen.size(), 12u);
@@ -198,7 +182,7 @@ TEST(Serve, PredictReplaysTheServersCapturedAllocationsUnderEachAllocator) {
 TEST(Serve, SigtermStopsEveryServerKeepsFinishedCellsAndRemovesItsFolders) {
   ScratchDir dir;
   std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
-  pid_t pid = spawn_serve(serve_args("nginx,haproxy", "glibc,jemalloc", out, 3), tmp);
+  pid_t pid = test::spawn_alloclab(serve_args("nginx,haproxy", "glibc,jemalloc", out, 3), tmp);
   ASSERT_GT(pid, 0);
   int status = 0;
   // Past the first cell, into a later one with its server up.
@@ -221,7 +205,7 @@ TEST(Serve, SigtermStopsEveryServerKeepsFinishedCellsAndRemovesItsFolders) {
 TEST(Serve, AKilledSuiteLeavesNothingOnceTheNextOneHasRun) {
   ScratchDir dir;
   std::string out = dir / "serve.json", tmp = scratch_tmp(dir);
-  pid_t pid = spawn_serve(serve_args("nginx", "glibc", out, 5), tmp);
+  pid_t pid = test::spawn_alloclab(serve_args("nginx", "glibc", out, 5), tmp);
   int status = 0;
   ASSERT_TRUE(wait_for_server(pid, tmp, status)) << "no server started; status " << status;
   ASSERT_EQ(::kill(pid, SIGKILL), 0);

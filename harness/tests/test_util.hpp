@@ -2,7 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +16,8 @@
 #include <vector>
 
 #include "harness/worker_process.hpp"
+
+extern char** environ;
 
 namespace alloclab::test {
 
@@ -35,6 +39,32 @@ inline WorkerOutcome worker(std::vector<std::string> args, std::string preload,
   req.preload = std::move(preload);
   req.timeout = timeout;
   return run_worker(req);
+}
+
+// Starts alloclab with args in the background, its output discarded, its
+// temporary files under tmpdir (TMPDIR) and `env` (NAME=value) added.
+inline pid_t spawn_alloclab(const std::vector<std::string>& args, const std::string& tmpdir,
+                            std::vector<std::string> env = {}) {
+  std::vector<std::string> store = {ALLOCLAB_BIN};
+  store.insert(store.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : store) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind("TMPDIR=", 0) != 0) env.emplace_back(*e);
+  env.push_back("TMPDIR=" + tmpdir);
+  std::vector<char*> envp;
+  for (auto& s : env) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::execve(argv[0], argv.data(), envp.data());
+    ::_exit(127);
+  }
+  return pid;
 }
 
 // A fresh directory per test (under gtest's temp dir, named after `prefix`),
