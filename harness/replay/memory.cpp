@@ -1,5 +1,7 @@
 #include "harness/replay/memory.hpp"
 
+#include <sys/resource.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -45,6 +47,30 @@ std::uint64_t peak_rss_bytes() {
     if (std::strncmp(line, "VmHWM:", 6) == 0) kb = std::strtoull(line + 6, nullptr, 10);
   std::fclose(f);
   return kb * 1024;
+}
+
+OsCounters os_counters() {
+  OsCounters c;
+  rusage u{};
+  if (::getrusage(RUSAGE_SELF, &u) != 0) return c;
+  c.minor_faults = static_cast<std::uint64_t>(u.ru_minflt);
+  c.major_faults = static_cast<std::uint64_t>(u.ru_majflt);
+  c.user_seconds = static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6;
+  c.system_seconds = static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
+  return c;
+}
+
+std::uint64_t anon_huge_bytes() {
+  int fd = ::open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof(buf) - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char* at = std::strstr(buf, "\nAnonHugePages:");
+  if (at == nullptr) return 0;
+  return std::strtoull(at + 16, nullptr, 10) * 1024;
 }
 
 }  // namespace alloclab::replay

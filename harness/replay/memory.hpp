@@ -27,4 +27,18 @@ bool reset_peak_rss();
 // VmHWM from /proc/self/status, in bytes; 0 if unreadable.
 std::uint64_t peak_rss_bytes();
 
+// What the kernel counts for the whole process (every thread) at one
+// moment: getrusage(RUSAGE_SELF).
+struct OsCounters {
+  std::uint64_t minor_faults = 0;
+  std::uint64_t major_faults = 0;
+  double user_seconds = 0;
+  double system_seconds = 0;
+};
+OsCounters os_counters();
+
+// AnonHugePages of /proc/self/smaps_rollup, in bytes: anonymous memory the
+// kernel backs with transparent huge pages now; 0 if unreadable.
+std::uint64_t anon_huge_bytes();
+
 }  // namespace alloclab::replay

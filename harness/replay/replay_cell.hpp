@@ -120,7 +120,8 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   std::vector<B*> backends = detail::pointers(owned);
   RssProbe rss;
   ReplayResult r;
-  std::uint64_t baseline = 0, peak = 0, end = 0, heap_baseline = 0;
+  std::uint64_t baseline = 0, peak = 0, end = 0, heap_baseline = 0, anon_huge_end = 0;
+  OsCounters os_before, os_after;
   BackendStats stats;
   AllocatorCounters after_replay;
   {
@@ -132,8 +133,11 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
     baseline = rss.rss_bytes();
     heap_baseline = o.heap_probe ? o.heap_probe() : 0;
     bool peak_reset = reset_peak_rss();
+    os_before = os_counters();
     r = replayer.run();
+    os_after = os_counters();
     end = rss.rss_bytes();
+    anon_huge_end = anon_huge_bytes();
     peak = peak_reset ? peak_rss_bytes() : 0;
     after_replay = read_allocator_counters();
     stats = detail::total_stats(backends);
@@ -153,6 +157,13 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   m["floor_rss_bytes"] = floor;
   m["heap_baseline_bytes"] = heap_baseline;
   out["fragmentation"] = fragmentation_json(r, baseline, heap_baseline, peak);
+  // The kernel's counts over the replay itself (every thread; the timeline's
+  // RSS reads and the touches included, setup and release not).
+  out["os"] = {{"minor_faults", os_after.minor_faults - os_before.minor_faults},
+               {"major_faults", os_after.major_faults - os_before.major_faults},
+               {"user_seconds", os_after.user_seconds - os_before.user_seconds},
+               {"system_seconds", os_after.system_seconds - os_before.system_seconds},
+               {"anon_huge_bytes_end", anon_huge_end}};
   // The process allocator's own counters at the end of the replay (blocks
   // the trace never freed still live) and after the forced release.
   out["allocator"] = {{"after_replay", counters_json(after_replay)},

@@ -273,9 +273,55 @@ def memory_by_size(data, model="http1-static"):
                     "allocators' own counters stay in the results as diagnostics."}
 
 
+def _os(cell, key):
+    os = (cell.get("replay") or {}).get("os") or {}
+    v = os.get(key)
+    return v if isinstance(v, (int, float)) else None
+
+
+def faults_and_system_time(data, workload="http1-static"):
+    """Per backend on one workload at one thread: page faults per 1,000 ops and the replay's system and user CPU time
+    (getrusage around the replay), beside the time inside the allocator; medians over repetitions."""
+    rows = []
+    for b in data.backends:
+        cells = data.ok_cells(b, workload, 1)
+        if not cells or _os(cells[0], "minor_faults") is None:
+            continue
+
+        def med(fn):
+            vals = [v for v in (fn(c) for c in cells) if v is not None]
+            return median(vals) if vals else None
+
+        def per_kop(c):
+            ops = (c.get("replay") or {}).get("ops") or 0
+            f = _os(c, "minor_faults")
+            return f * 1000 / ops if ops and f is not None else None
+
+        def ms(key):
+            return lambda c: _os(c, key) * 1000 if _os(c, key) is not None else None
+
+        alloc_ms = med(lambda c: (c.get("replay") or {}).get("allocator_seconds", 0) * 1000)
+        huge = med(lambda c: _os(c, "anon_huge_bytes_end"))
+        rows.append([b, _fmt(med(per_kop)), _fmt(med(lambda c: _os(c, "major_faults"))), _fmt(med(ms("system_seconds"))),
+                     _fmt(med(ms("user_seconds"))), _fmt(alloc_ms),
+                     _fmt(huge / 2**20) if huge is not None else "–"])
+    thp = (data.context.get("thp") or {}) if isinstance(getattr(data, "context", None), dict) else {}
+    mode = f"transparent huge pages `{thp.get('enabled', 'unknown')}` (defrag `{thp.get('defrag', 'unknown')}`)"
+    return {"title": f"Page faults and system time ({workload}, 1 thread)",
+            "source": "getrusage(RUSAGE_SELF) around each replay; AnonHugePages from /proc/self/smaps_rollup",
+            "columns": ["Backend", "Minor faults per 1,000 ops", "Major faults", "System ms", "User ms",
+                        "Allocator ms", "AnonHugePages at the end, MiB"],
+            "rows": rows,
+            "note": "The kernel's counts over the replay itself, every thread of the worker: its page faults and CPU "
+                    "time (user + system includes the timing loop, the touches of each block and the RSS timeline, "
+                    "not the trace's loading or the release after); allocator ms is the time inside the backend. "
+                    f"AnonHugePages is read once, at the end of the replay, before the blocks still live are freed; "
+                    f"{mode}. Medians over repetitions."}
+
+
 def all_tables(data, scaling=None, serve=None):
     """The tables; the scaling ones read `scaling` (the view the scaling claims read) when given, the tradeoff
     matrix's real-server columns `serve` (a ServeData view) when given."""
     scaling = data if scaling is None else scaling
     return [executive_summary(data), speed_rankings(data), fragmentation_rankings(data), memory_by_size(data),
-            scalability(scaling), scaling_by_series(scaling), tradeoff_matrix(data, serve)]
+            scalability(scaling), scaling_by_series(scaling), tradeoff_matrix(data, serve), faults_and_system_time(data)]

@@ -99,6 +99,18 @@ std::string first_line(const std::string& path) {
 
 // The last-level cache as sysfs describes it: its level, size, and the CPU
 // lists (kernel list format, "0-7") that share one, for the usable CPUs.
+// The transparent-hugepage settings: the bracketed word of each sysfs file
+// ("always", "madvise", "never", ...), "unknown" where absent.
+nlohmann::json transparent_hugepages() {
+  auto mode = [](const std::string& file) {
+    std::string line = first_line("/sys/kernel/mm/transparent_hugepage/" + file);
+    auto open = line.find('['), close = line.find(']');
+    return open != std::string::npos && close != std::string::npos && close > open ? line.substr(open + 1, close - open - 1)
+                                                                                     : std::string("unknown");
+  };
+  return {{"enabled", mode("enabled")}, {"defrag", mode("defrag")}};
+}
+
 nlohmann::json last_level_cache(const std::vector<int>& cpus) {
   int level = 0;
   std::string size;
@@ -145,6 +157,7 @@ nlohmann::json machine_context() {
       {"cores", usable_cores()},
       {"cpus", cpus},
       {"llc", last_level_cache(cpus)},
+      {"thp", transparent_hugepages()},
       {"memory_bytes", pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0},
       {"kernel", std::string(u.sysname) + " " + u.release},
       {"machine", u.machine},

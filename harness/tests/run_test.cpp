@@ -244,6 +244,38 @@ TEST(Run, WritesEveryPlannedCellOnceWithTheFiguresAReportNeeds) {
   }
 }
 
+// The kernel's counts over each replay: a trace that fills new memory takes
+// page faults, and the replay's threads spend CPU time; the context names
+// the transparent-hugepage mode they ran under.
+TEST(Run, EachCellCarriesTheKernelsFaultsAndCpuTimeOfItsReplay) {
+  ScratchDir dir;
+  std::string out = dir / "r.json";
+  auto o = test::alloclab({"run", "-q", "--workloads", "http1-static:scale=4", "--backends", "null,bump@glibc", "--threads", "1",
+                     "--reps", "1", "-o", out});
+  ASSERT_TRUE(o.ok()) << o.describe();
+  json doc = read_json(out);
+  for (const char* k : {"enabled", "defrag"}) {
+    ASSERT_TRUE(doc["context"]["thp"][k].is_string()) << doc["context"].dump();
+    EXPECT_FALSE(doc["context"]["thp"][k].get<std::string>().empty());
+  }
+  for (const auto& c : doc["cells"]) {
+    SCOPED_TRACE(c["id"].get<std::string>());
+    ASSERT_EQ(c["status"], "ok");
+    const json& os = c["replay"]["os"];
+    for (const char* k : {"minor_faults", "major_faults", "anon_huge_bytes_end"}) EXPECT_TRUE(os[k].is_number_unsigned()) << k;
+    EXPECT_GE(os["user_seconds"].get<double>() + os["system_seconds"].get<double>(), 0);
+    EXPECT_LE(os["user_seconds"].get<double>() + os["system_seconds"].get<double>(),
+              c["replay"]["wall_seconds"].get<double>() * c["replay"]["threads"].get<double>() + 0.02)
+        << "CPU time beyond the replay's wall time";
+    if (c["backend"] == "bump@glibc") {
+      // Bump arenas take fresh pages for every request scope's blocks, which
+      // the replay touches: at least one fault per 64 KiB of peak live bytes.
+      EXPECT_GT(os["minor_faults"].get<double>(),
+                c["replay"]["memory"]["peak_live_bytes_seen"].get<double>() / 65536) << os.dump();
+    }
+  }
+}
+
 TEST(Run, ThreadCountsAboveTheCoresAreMarkedOversubscribed) {
   ScratchDir dir;
   std::string out = dir / "r.json";

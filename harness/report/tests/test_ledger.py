@@ -381,3 +381,25 @@ class Ledger(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FaultsTable(unittest.TestCase):
+    """The page-fault and system-time table reads replay.os per backend on http1-static at one thread."""
+
+    def test_faults_per_thousand_ops_and_times_are_the_medians_of_the_repetitions(self):
+        from tables import faults_and_system_time
+
+        def os_rep(faults, sys_s):
+            return {"ops": 10000, "allocator_seconds": 0.002,
+                    "os": {"minor_faults": faults, "major_faults": 0, "user_seconds": 0.01, "system_seconds": sys_s,
+                           "anon_huge_bytes_end": 2 << 20}}
+        r = results([{"backend": "glibc", "workload": "http1-static",
+                      "reps": [os_rep(50, 0.001), os_rep(70, 0.003), os_rep(60, 0.002)]},
+                     {"backend": "old", "workload": "http1-static", "metrics": {"ops": 10000}}],
+                    workloads=("http1-static",))
+        r["context"]["thp"] = {"enabled": "madvise", "defrag": "never"}
+        t = faults_and_system_time(Data(r))
+        self.assertEqual(len(t["rows"]), 1, "a backend whose cells have no os figures has no row")
+        self.assertEqual(t["rows"][0][:6], ["glibc", "6", "0", "2", "10", "2"])
+        self.assertEqual(t["rows"][0][6], "2")
+        self.assertIn("`madvise` (defrag `never`)", t["note"])
