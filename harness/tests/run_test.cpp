@@ -248,6 +248,7 @@ TEST(Run, WritesEveryPlannedCellOnceWithTheFiguresAReportNeeds) {
 // page faults, and the replay's threads spend CPU time; the context names
 // the transparent-hugepage mode they ran under.
 TEST(Run, EachCellCarriesTheKernelsFaultsAndCpuTimeOfItsReplay) {
+  SKIP_IF_SANITIZED();
   ScratchDir dir;
   std::string out = dir / "r.json";
   auto o = test::alloclab({"run", "-q", "--workloads", "http1-static:scale=4", "--backends", "null,bump@glibc", "--threads", "1",
