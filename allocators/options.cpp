@@ -80,6 +80,19 @@ bool BackendOptions::flag(std::string_view key, bool fallback) const {
                               "' is not a boolean (true/false)");
 }
 
+std::size_t BackendOptions::choice(std::string_view key, std::initializer_list<std::string_view> choices,
+                                   std::size_t fallback) const {
+  auto v = get(key);
+  if (!v) return fallback;
+  std::size_t i = 0;
+  std::string list;
+  for (std::string_view c : choices) {
+    if (c == *v) return i;
+    list += (i++ ? ", " : "") + std::string(c);
+  }
+  throw std::invalid_argument("option '" + std::string(key) + "': '" + std::string(*v) + "' is not one of " + list);
+}
+
 std::vector<std::string> BackendOptions::unread() const {
   std::vector<std::string> out;
   for (const auto& [k, v] : entries_) {

@@ -5,7 +5,9 @@
 // backend did read, so no backend has to declare its option list twice.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +28,10 @@ class BackendOptions {
   std::uint64_t size(std::string_view key, std::uint64_t fallback) const;
   std::uint64_t count(std::string_view key, std::uint64_t fallback) const;
   bool flag(std::string_view key, bool fallback) const;
+  // One of `choices` (index returned); fallback when the key is absent.
+  // Throws std::invalid_argument naming the choices otherwise.
+  std::size_t choice(std::string_view key, std::initializer_list<std::string_view> choices,
+                     std::size_t fallback) const;
 
   bool empty() const noexcept { return entries_.empty(); }
   // Keys given but never read; the names that were read.

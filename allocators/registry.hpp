@@ -90,7 +90,7 @@ inline const std::tuple kRegistry{
     general<MallocBackend>("mimalloc", Library::mimalloc, "mimalloc (Debian libmimalloc2.0), preloaded"),
     general<MallocBackend>("tcmalloc", Library::tcmalloc, "gperftools tcmalloc_minimal, preloaded"),
     strategy<BumpBackend>("bump", "request-lifetime arena: pointer bump, chained 8 KiB chunks, O(1) reset"),
-    strategy<PoolBackend>("pool", "LIFO object pools per size class (16 B steps to 256 B, 4 per doubling to 16 KiB), preallocated, optional capacity"),
+    strategy<PoolBackend>("pool", "LIFO (order=fifo: FIFO) object pools per size class (16 B steps to 256 B, 4 per doubling to 16 KiB), preallocated, optional capacity"),
     strategy<SlabBackend>("slab", "kmalloc-class slabs aligned to their size, free by pointer masking, partial before empty, capped empties"),
     strategy<AprBackend>("apr", "APR pools model: page-multiple nodes (min 8 KiB), 20 free-list slots + sink, active->next miss rule"),
     strategy<AprRealBackend>("apr-real", "the real libapr1 pools (apr_pool_create_ex, apr_palloc, apr_pool_destroy)"),

@@ -41,7 +41,9 @@
 // 8k get one object per chunk), prealloc=N chunks per class taken at
 // construction (default 1, about 370 KiB in all), capacity=N objects per
 // class (default 0: unbounded; HAProxy's pools are unbounded unless
-// configured).
+// configured), order=lifo|fifo (default lifo; fifo hands out the free
+// object freed longest ago, a queue instead of a stack: the control for
+// LIFO's claimed cache benefit, not a strategy any server uses).
 #pragma once
 
 #include <array>
@@ -97,7 +99,8 @@ class PoolBackend {
   explicit PoolBackend(const BackendOptions& opts)
       : chunk_bytes_(opts.size("chunk", 8192)),
         prealloc_(opts.count("prealloc", 1)),
-        capacity_(opts.count("capacity", 0)) {
+        capacity_(opts.count("capacity", 0)),
+        fifo_(opts.choice("order", {"lifo", "fifo"}, 0) == 1) {
     if (chunk_bytes_ == 0) chunk_bytes_ = 1;
     for (std::size_t i = 0; i < kClasses; ++i) {
       SizeClass& c = classes_[i];
@@ -126,6 +129,7 @@ class PoolBackend {
       SizeClass& c = classes_[class_index(size)];
       if (void* p = c.free) [[likely]] {
         c.free = *static_cast<void**>(p);
+        if (fifo_ && !c.free) [[unlikely]] c.tail = nullptr;
         stats_.in_use_bytes += size;
         return p;
       }
@@ -138,8 +142,12 @@ class PoolBackend {
     if (p == nullptr) return;
     if (size <= kMaxClassSize && align <= kObjectAlign) [[likely]] {
       SizeClass& c = classes_[class_index(size)];
-      *static_cast<void**>(p) = c.free;
-      c.free = p;
+      if (fifo_) [[unlikely]] {
+        enqueue(c, p);
+      } else {
+        *static_cast<void**>(p) = c.free;
+        c.free = p;
+      }
       stats_.in_use_bytes -= size;
       return;
     }
@@ -166,16 +174,13 @@ class PoolBackend {
         std::free(ch);
       }
       // No live objects: every object of the kept chunks is free.
-      c.free = nullptr;
+      c.free = c.tail = nullptr;
       c.next = c.end = nullptr;
       c.carved = 0;
       for (Chunk* ch = c.chunks; ch; ch = ch->next) {
         c.carved += ch->objects;
         char* obj = payload(ch);
-        for (std::uint32_t k = 0; k < ch->objects; ++k, obj += c.size) {
-          *reinterpret_cast<void**>(obj) = c.free;
-          c.free = obj;
-        }
+        for (std::uint32_t k = 0; k < ch->objects; ++k, obj += c.size) push_free(c, obj);
       }
     }
   }
@@ -198,9 +203,11 @@ class PoolBackend {
 
   // One cache line per class; the hot path touches `free` only.
   struct alignas(64) SizeClass {
-    // Free objects, most recently freed first; each holds the next's address
-    // in its first word. Never includes uncarved objects.
+    // Free objects, most recently freed first (order=fifo: freed longest ago
+    // first); each holds the next's address in its first word. Never
+    // includes uncarved objects.
     void* free = nullptr;
+    void* tail = nullptr;  // order=fifo: the last free object (nullptr when none)
     // Never-used objects of the newest chunk: [next, end). The objects
     // handed out now number carved - |free|.
     char* next = nullptr;
@@ -220,6 +227,20 @@ class PoolBackend {
   static char* payload(Chunk* ch) noexcept { return reinterpret_cast<char*>(ch + 1); }
   static std::size_t chunk_bytes(const SizeClass& c, std::uint64_t objects) noexcept {
     return sizeof(Chunk) + static_cast<std::size_t>(objects) * c.size;
+  }
+
+  // order=fifo: p joins the back of the queue.
+  static void enqueue(SizeClass& c, void* p) noexcept {
+    *static_cast<void**>(p) = nullptr;
+    if (c.tail) *static_cast<void**>(c.tail) = p;
+    else c.free = p;
+    c.tail = p;
+  }
+  // A free object, at the front (lifo) or the back (fifo).
+  void push_free(SizeClass& c, void* p) noexcept {
+    if (fifo_) return enqueue(c, p);
+    *static_cast<void**>(p) = c.free;
+    c.free = p;
   }
 
   // The pool's free list is empty: hand out a never-used object, taking a
@@ -259,8 +280,7 @@ class PoolBackend {
     if (ch == nullptr) return false;
     ++upstream_chunks_;
     while (c.next != c.end) {  // only when prealloc stacks chunks
-      *reinterpret_cast<void**>(c.next) = c.free;
-      c.free = c.next;
+      push_free(c, c.next);
       c.next += c.size;
       ++c.carved;
     }
@@ -283,6 +303,7 @@ class PoolBackend {
   std::uint64_t chunk_bytes_;
   std::uint64_t prealloc_;
   std::uint64_t capacity_;  // objects per class; 0 = unbounded
+  bool fifo_;               // order=fifo
   std::uint64_t upstream_chunks_ = 0;
   std::array<SizeClass, kClasses> classes_{};
   BackendStats stats_;

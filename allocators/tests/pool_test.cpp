@@ -59,6 +59,31 @@ TEST(Pool, TheBlockJustFreedIsTheNextHandedOutForItsClass) {
   EXPECT_EQ(pool.allocate(200, 8), other);
 }
 
+TEST(Pool, OrderFifoHandsOutTheObjectFreedLongestAgo) {
+  PoolBackend pool(opts("order=fifo"));
+  void* a = pool.allocate(64, 8);
+  void* b = pool.allocate(64, 8);
+  void* c = pool.allocate(64, 8);
+  pool.deallocate(a, 64, 8);
+  pool.deallocate(b, 64, 8);
+  EXPECT_EQ(pool.allocate(64, 8), a) << "a was freed first";
+  pool.deallocate(c, 64, 8);
+  EXPECT_EQ(pool.allocate(64, 8), b);
+  EXPECT_EQ(pool.allocate(64, 8), c);
+  // The queue emptied and refilled: its tail was reset.
+  pool.deallocate(b, 64, 8);
+  EXPECT_EQ(pool.allocate(64, 8), b);
+}
+
+TEST(Pool, AnOrderOtherThanLifoOrFifoIsRefusedNamingBoth) {
+  try {
+    PoolBackend pool(opts("order=random"));
+    FAIL() << "order=random accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("lifo, fifo"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Pool, FreeListIsThreadedThroughTheFreeObjects) {
   // A push writes the old head into the freed object and a pop reads it
   // back: O(1) each, no side structure, no search.
@@ -253,6 +278,10 @@ TEST(Pool, Conformance) {
 
 TEST(Pool, ConformanceWithoutPreallocationAndWithSmallChunks) {
   conformance::run_conformance([] { return std::make_unique<PoolBackend>(opts("prealloc=0,chunk=256")); });
+}
+
+TEST(Pool, ConformanceInFifoOrder) {
+  conformance::run_conformance([] { return std::make_unique<PoolBackend>(opts("order=fifo,prealloc=2,chunk=1k")); });
 }
 
 TEST(Pool, ConformanceWithACapacity) {

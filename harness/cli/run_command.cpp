@@ -87,8 +87,21 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
   // A cell's timeout: a real number of seconds, up to a week.
   if (!(a.timeout_s > 0 && a.timeout_s <= 604800))
     throw SpecError("--timeout: must be a number of seconds above 0 and at most 604800 (a week)");
+  // Backends a claim experiment runs beyond the default ones
+  // (pool:order=fifo@glibc): in the run, but not on the grid's workloads.
+  std::vector<std::string> grid_backends;
   if (a.backends.empty()) {
     c.backends = run::default_backends();
+    if (!a.workloads_given && a.traces.empty()) {
+      grid_backends = c.backends;
+      for (const auto& e : suite->experiments)
+        for (const auto& b : e.backends) {
+          std::string canonical = b == "null" ? b : parse_backend_spec(b).canonical();
+          if (std::find(c.backends.begin(), c.backends.end(), canonical) == c.backends.end())
+            c.backends.push_back(canonical);
+        }
+      if (grid_backends.size() == c.backends.size()) grid_backends.clear();
+    }
   } else {
     for (const auto& item : split_list(a.backends)) {
       std::string canonical = item == "null" ? "null" : parse_backend_spec(item, ctx.externals()).canonical();
@@ -130,6 +143,19 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     run::WorkloadSpec w;
     w.name = spec;
     w.model = n.model;
+    // age=MIB and idle=SECONDS are the replay's, not the model's.
+    auto replay_option = [&](const char* key, double lo, double hi, const char* range) -> double {
+      auto it = n.options.find(key);
+      if (it == n.options.end()) return 0;
+      char* end = nullptr;
+      double v = std::strtod(it->second.c_str(), &end);
+      if (it->second.empty() || *end || !(v >= lo && v <= hi))
+        throw SpecError("--workloads " + spec + ": " + key + " must be " + range + ", not '" + it->second + "'");
+      n.options.erase(it);
+      return v;
+    };
+    w.age_bytes = static_cast<std::uint64_t>(replay_option("age", 1, 4096, "MiB from 1 to 4096") * (1 << 20));
+    w.idle_seconds = replay_option("idle", 0.1, 60, "seconds from 0.1 to 60");
     w.params = n.options;
     w.requests = a.requests ? a.requests : m->default_requests / suite->request_divisor;
     // A bad option is bad input now, not a failed run: check the scale and
@@ -150,7 +176,7 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     c.workloads.push_back(w);
     return c.workloads.back();
   };
-  for (const auto& name : model_list) add_model(name);
+  for (const auto& name : model_list) add_model(name).backends = grid_backends;
   // The suite's claim experiments, when the run names no workloads of its own.
   if (a.workloads.empty() && a.traces.empty()) {
     for (const auto& e : suite->experiments) {
@@ -248,7 +274,8 @@ void add_run_command(CLI::App& app, Context& ctx) {
                   "null measures the harness's own cost")
       ->type_name("LIST");
   cmd->add_option("--workloads", a->workloads, "Comma-separated models, each MODEL[:KEY=VALUE,...] (every model takes scale=N, N times its requests and "
-                  "connections, and connections=N; scope-sweep takes n and size). Default: the five HTTP models and the suite's claim "
+                  "connections, and connections=N; scope-sweep takes n and size; the replay's own: age=MIB runs an ageing churn of "
+                  "that many live MiB before the replay, idle=SECONDS samples RSS while the worker sits idle after it). Default: the five HTTP models and the suite's claim "
                   "experiments, unless --trace is given")
       ->type_name("LIST");
   cmd->add_option("--trace", a->traces, "Trace files to replay as workloads (each keeps its own thread count)")

@@ -1,6 +1,8 @@
 #include "harness/replay/replay_cell.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 namespace alloclab::replay {
 
@@ -25,19 +27,33 @@ nlohmann::json stats_json(const BackendStats& s) {
   return j;
 }
 
+nlohmann::json idle_json(double seconds, double interval) {
+  RssProbe rss;
+  nlohmann::json r = nlohmann::json::array();
+  const auto start = std::chrono::steady_clock::now();
+  const auto n = static_cast<std::size_t>(seconds / interval + 0.5);
+  for (std::size_t i = 0; i <= n; ++i) {
+    std::this_thread::sleep_until(start + std::chrono::duration<double>(interval * static_cast<double>(i)));
+    r.push_back(rss.rss_bytes());
+  }
+  return {{"interval_seconds", interval}, {"rss_bytes", r}};
+}
+
 nlohmann::json counters_json(const AllocatorCounters& c) {
   nlohmann::json raw = nlohmann::json::object();
   for (const auto& [name, v] : c.raw) raw[name] = v;
   return {{"family", c.family}, {"heap_bytes", c.heap_bytes}, {"allocated_bytes", c.allocated_bytes}, {"raw", raw}};
 }
 
-nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock) {
+nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock, Touch touch) {
   using nlohmann::json;
   double tick_ns = clock.ns_per_tick;
   std::int64_t ticks[kTimedClasses] = {};
   std::uint64_t ops[kTimedClasses] = {};
   Histogram latency[kTimedClasses];
   std::uint64_t failed = 0, wait = 0, refused = 0;
+  std::int64_t fill_ticks = 0, read_ticks = 0;
+  std::uint64_t fill_blocks = 0, read_blocks = 0;
   json per_thread = json::array();
   for (const auto& t : r.threads) {
     std::uint64_t n = 0;
@@ -50,6 +66,8 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
     failed += t.failed;
     refused += t.refused;
     wait += t.wait_ticks;
+    fill_ticks += t.fill_ticks, read_ticks += t.read_ticks;
+    fill_blocks += t.fill_blocks, read_blocks += t.read_blocks;
     per_thread.push_back({{"ops", n},
                           {"wall_seconds", static_cast<double>(t.wall_ticks) * tick_ns / 1e9},
                           {"wait_seconds", static_cast<double>(t.wait_ticks) * tick_ns / 1e9},
@@ -96,6 +114,17 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
                   {"peak_live_bytes_seen", r.peak_live_bytes}}},
   };
   if (r.peak_thread_cache_bytes >= 0) out["memory"]["peak_thread_cache_bytes"] = r.peak_thread_cache_bytes;
+  // The application's use of the memory, timed apart from the allocator
+  // (harness/replay/replay.hpp, "Access"); none with --touch none.
+  if (touch != Touch::none) {
+    double fill_s = static_cast<double>(fill_ticks) * tick_ns / 1e9, read_s = static_cast<double>(read_ticks) * tick_ns / 1e9;
+    out["access"] = {{"requests", plan.request_count},
+                     {"fill_blocks", fill_blocks},
+                     {"fill_seconds", fill_s},
+                     {"read_blocks", read_blocks},
+                     {"read_seconds", read_s},
+                     {"seconds", fill_s + read_s}};
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "allocators/contract.hpp"
 #include "allocators/general/allocator_stats.hpp"
 #include "allocators/general/library.hpp"
+#include "harness/replay/age.hpp"
 #include "harness/replay/replay.hpp"
 
 namespace alloclab::replay {
@@ -21,10 +22,25 @@ struct CellOptions {
   std::uint64_t (*heap_probe)() = nullptr;  // see ReplayOptions
   std::uint64_t (*thread_cache_probe)() = nullptr;  // see ReplayOptions
   std::vector<int> pin_cpus;                         // see ReplayOptions
+  // An aged heap first (harness/replay/age.hpp): about this many live bytes
+  // churned through the process allocator; 0 for a fresh heap.
+  std::uint64_t age_bytes = 0;
+  std::uint64_t age_seed = 1;
+  // After the replay and its frees, RSS sampled every idle_interval while
+  // the process sits idle this long (no allocator call, no forced release);
+  // 0 for none.
+  double idle_seconds = 0;
+  double idle_interval = 0.1;
 };
 
+// RSS every `interval` seconds for `seconds`, the first reading at once:
+// what an idle process keeps without being asked to release
+// (results/SCHEMA.md, "memory.idle"). Reads /proc only: no allocator call
+// (a statistics call could itself trigger a purge).
+nlohmann::json idle_json(double seconds, double interval);
+
 // The figures of one replay as JSON (results/SCHEMA.md, "replay").
-nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock);
+nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockCalibration& clock, Touch touch);
 // The figures of one counted replay: ops and their outcomes only, the
 // instructions being Callgrind's to report (results/SCHEMA.md, "replay"
 // under --count instructions).
@@ -116,6 +132,9 @@ template <Backend B, class Make>
 nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, const ClockCalibration& clock) {
   nlohmann::json out;
   if (auto why = unsupported_reason<B>(plan); !why.empty()) return detail::unsupported_json(why);
+  // Aged before anything of the cell's own is allocated, so the backends'
+  // upstream memory comes from the aged heap as well.
+  AgedHeap aged(o.age_bytes, o.age_seed);
   std::vector<std::unique_ptr<B>> owned = detail::make_instances<B>(make, plan);
   std::vector<B*> backends = detail::pointers(owned);
   RssProbe rss;
@@ -143,12 +162,13 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
     stats = detail::total_stats(backends);
     replayer.drain();
   }
+  nlohmann::json idle = o.idle_seconds > 0 ? idle_json(o.idle_seconds, o.idle_interval) : nullptr;
   detail::release_all(backends);
   std::uint64_t floor = rss.rss_bytes();
   AllocatorCounters after_release = read_allocator_counters();
   owned.clear();
 
-  out = replay_json(plan, r, clock);
+  out = replay_json(plan, r, clock, o.touch);
   out["status"] = "ok";
   auto& m = out["memory"];
   m["baseline_rss_bytes"] = baseline;
@@ -156,6 +176,14 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
   m["end_rss_bytes"] = end;
   m["floor_rss_bytes"] = floor;
   m["heap_baseline_bytes"] = heap_baseline;
+  if (!idle.is_null()) m["idle"] = std::move(idle);
+  if (o.age_bytes) {
+    const AgeResult& a = aged.result();
+    out["age"] = {{"requested_bytes", o.age_bytes}, {"bytes", a.bytes},
+                  {"allocations", a.allocations}, {"allocated_bytes", a.allocated_bytes},
+                  {"retained_blocks", a.retained_blocks}, {"retained_bytes", a.retained_bytes},
+                  {"seconds", a.seconds}};
+  }
   out["fragmentation"] = fragmentation_json(r, baseline, heap_baseline, peak);
   // The kernel's counts over the replay itself (every thread; the timeline's
   // RSS reads and the touches included, setup and release not).
@@ -163,7 +191,9 @@ nlohmann::json replay_cell(Make make, const Plan& plan, const CellOptions& o, co
                {"major_faults", os_after.major_faults - os_before.major_faults},
                {"user_seconds", os_after.user_seconds - os_before.user_seconds},
                {"system_seconds", os_after.system_seconds - os_before.system_seconds},
-               {"anon_huge_bytes_end", anon_huge_end}};
+               {"anon_huge_bytes_end", anon_huge_end},
+               {"anon_huge_bytes_peak", r.anon_huge_bytes_at_peak},
+               {"rss_at_anon_huge_peak_bytes", r.rss_at_anon_huge_read}};
   // The process allocator's own counters at the end of the replay (blocks
   // the trace never freed still live) and after the forced release.
   out["allocator"] = {{"after_replay", counters_json(after_replay)},

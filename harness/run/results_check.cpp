@@ -196,6 +196,8 @@ std::set<std::string> check_config(const At& c) {
         optional(w, "backends", [](const At& b) { b.each_item([](const At& s) { s.name(); }); });
         optional(w, "reps", [](const At& n) { n.whole(0, kMaxReps); });
         optional(w, "params", [](const At& p) { p.each_member([](const std::string&, const At& v) { v.string(); }); });
+        optional(w, "age_bytes", [](const At& n) { n.whole(0, std::uint64_t{64} << 30); });
+        optional(w, "idle_seconds", [](const At& n) { n.number(0, 600); });
       }
     });
   });
@@ -238,6 +240,10 @@ void check_memory(const At& m) {
   for (const char* k : {"baseline_rss_bytes", "peak_rss_bytes", "end_rss_bytes", "floor_rss_bytes",
                         "heap_baseline_bytes", "peak_live_bytes_seen", "peak_thread_cache_bytes"})
     optional(m, k, [](const At& v) { v.number(0); });
+  optional(m, "idle", [](const At& idle) {
+    idle["interval_seconds"].number(1e-3, 60);
+    idle["rss_bytes"].each_item([](const At& v) { v.number(0); });
+  });
   if (!m.has("timeline")) return;
   m["baseline_rss_bytes"];  // what the timeline's RSS is read against
   std::size_t columns = 0;
@@ -295,6 +301,20 @@ void check_replay(const At& r) {
     });
   });
   optional(r, "allocator", check_allocator_counters);
+  optional(r, "os", [](const At& o) {
+    o.object();
+    o.each_member([](const std::string&, const At& v) { v.number(0); });
+  });
+  optional(r, "access", [](const At& a) {
+    a.object();
+    for (const char* k : {"requests", "fill_blocks", "read_blocks"}) a[k].whole(0, kMaxCount);
+    // Net of the timer's overhead: a sum of intervals may fall below zero.
+    for (const char* k : {"fill_seconds", "read_seconds", "seconds"}) a[k].number();
+  });
+  optional(r, "age", [](const At& a) {
+    a.object();
+    a.each_member([](const std::string&, const At& v) { v.number(0); });
+  });
 }
 
 void check_cell(const At& c, const std::set<std::string>& workloads, std::uint64_t reps, std::uint64_t machines) {

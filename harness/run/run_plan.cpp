@@ -22,6 +22,8 @@ nlohmann::json RunConfig::to_json() const {
       if (!x.backends.empty()) o["backends"] = x.backends;
       if (!x.threads.empty()) o["threads"] = x.threads;
       if (x.reps) o["reps"] = x.reps;
+      if (x.age_bytes) o["age_bytes"] = x.age_bytes;
+      if (x.idle_seconds > 0) o["idle_seconds"] = x.idle_seconds;
     }
     w.push_back(o);
   }
@@ -69,6 +71,8 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
       if (o.contains("backends")) w.backends = o.at("backends").get<std::vector<std::string>>();
       if (o.contains("threads")) w.threads = o.at("threads").get<std::vector<std::uint32_t>>();
       if (o.contains("reps")) w.reps = o.at("reps").get<std::uint32_t>();
+      w.age_bytes = o.value("age_bytes", std::uint64_t{0});
+      w.idle_seconds = o.value("idle_seconds", 0.0);
     }
     c.workloads.push_back(std::move(w));
   }
@@ -121,6 +125,15 @@ std::vector<Experiment> claim_experiments() {
       {"scope-sweep:n=4,open=1024", {"null", "scoped@glibc"}, {1}},
       // Isolation: one request in 16 allocates 1 MiB, over fixed-regions' 512 KiB region.
       {"scope-sweep:n=64,big_every=16", {"null", "fixed-regions@glibc"}, {1}},
+      // LIFO against FIFO reuse where the order can matter: a daily cycle at
+      // 16 times the connections (about 93 MiB live at the peak), so after
+      // the peak each pool's free list holds far more than the 4 MiB L2.
+      {"long-running:scale=16,connections=8192", {"null", "pool@glibc", "pool:order=fifo@glibc"}, {1}},
+      // The general allocators on an aged heap (a 256 MiB churn first, one
+      // block in 16 kept live): against the grid's fresh http1-static.
+      {"http1-static:age=256", {"null", "glibc", "jemalloc", "mimalloc", "tcmalloc"}, {1}},
+      // What an idle process keeps: RSS for 2 s after the replay, unforced.
+      {"http1-static:idle=2", {"glibc", "jemalloc", "mimalloc", "tcmalloc"}, {1}, 3},
   };
 }
 

@@ -29,6 +29,11 @@ struct WorkloadSpec {
   std::vector<std::string> backends;
   std::vector<std::uint32_t> threads;
   std::uint32_t reps = 0;  // at most this many repetitions (a long experiment); 0: the run's
+  // Options of the replay, not of the trace (the name's age= and idle=):
+  // an aged heap of this many bytes first, RSS sampled this long while idle
+  // after (harness/replay/replay_cell.hpp).
+  std::uint64_t age_bytes = 0;
+  double idle_seconds = 0;
   bool is_file() const { return !path.empty(); }
   bool runs(const std::string& backend) const;
   bool runs(std::uint32_t thread_count) const;

@@ -186,6 +186,12 @@ WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std:
                                    "--seed",   std::to_string(config.seed + cell.rep)};
   if (counting) args.insert(args.end(), {"--count", "instructions"});
   if (config.pin) args.push_back("--pin");
+  double idle = 0;
+  for (const auto& w : config.workloads) {
+    if (w.name != cell.workload) continue;
+    if (w.age_bytes) args.insert(args.end(), {"--age-bytes", std::to_string(w.age_bytes)});
+    if (w.idle_seconds > 0) args.insert(args.end(), {"--idle", std::to_string(w.idle_seconds)}), idle = w.idle_seconds;
+  }
   WorkerRequest req;
   if (cell.backend == "null") {
     req.argv = {worker_executable(), "--spec", "null"};
@@ -193,7 +199,7 @@ WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std:
   } else {
     req = worker_request(parse_backend_spec(cell.backend), args);
   }
-  req.timeout = std::chrono::milliseconds(static_cast<long long>(config.timeout_seconds * 1000));
+  req.timeout = std::chrono::milliseconds(static_cast<long long>((config.timeout_seconds + idle) * 1000));
   req.memory_limit_bytes = config.memory_limit_bytes;
   req.cancel = &g_interrupted;
   if (counting) {

@@ -20,11 +20,6 @@ namespace {
 using nlohmann::json;
 using test::alloclab;
 
-#ifdef ALLOCLAB_SANITIZED
-#define SKIP_IF_SANITIZED() GTEST_SKIP() << "sanitizer build: workers' malloc is the sanitizer's"
-#else
-#define SKIP_IF_SANITIZED() (void)0
-#endif
 
 // A bad-input error is exactly one line on stderr, naming the problem.
 void expect_bad_input(const WorkerOutcome& o, const std::string& needle) {

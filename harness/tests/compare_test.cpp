@@ -24,11 +24,6 @@ using run::mann_whitney;
 using run::UMethod;
 using Args = std::vector<std::string>;
 
-#ifdef ALLOCLAB_SANITIZED
-#define SKIP_IF_SANITIZED() GTEST_SKIP() << "sanitizer build: workers' malloc is the sanitizer's"
-#else
-#define SKIP_IF_SANITIZED() (void)0
-#endif
 
 // --- Mann-Whitney U -----------------------------------------------------------
 //

@@ -39,10 +39,8 @@ namespace fs = std::filesystem;
 using Args = std::vector<std::string>;
 
 #ifdef ALLOCLAB_SANITIZED
-#define SKIP_IF_SANITIZED() GTEST_SKIP() << "sanitizer build: workers' malloc is the sanitizer's"
 constexpr bool kSanitized = true;
 #else
-#define SKIP_IF_SANITIZED() (void)0
 constexpr bool kSanitized = false;
 #endif
 

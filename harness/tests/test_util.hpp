@@ -19,6 +19,14 @@
 
 extern char** environ;
 
+// Sanitizer builds replace malloc in the workers: a test that needs a real
+// allocator (or a strategy over one) in a worker skips there.
+#ifdef ALLOCLAB_SANITIZED
+#define SKIP_IF_SANITIZED() GTEST_SKIP() << "sanitizer build: workers' malloc is the sanitizer's"
+#else
+#define SKIP_IF_SANITIZED() (void)0
+#endif
+
 namespace alloclab::test {
 
 // Runs build/alloclab with args; preload as in WorkerRequest.

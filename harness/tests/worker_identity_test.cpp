@@ -13,11 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-#ifdef ALLOCLAB_SANITIZED
-#define SKIP_IF_SANITIZED() GTEST_SKIP() << "sanitizer build: workers' malloc is the sanitizer's"
-#else
-#define SKIP_IF_SANITIZED() (void)0
-#endif
 
 class EachLibrary : public testing::TestWithParam<Library> {};
 

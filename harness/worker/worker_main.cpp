@@ -5,6 +5,7 @@
 //   alloclab-worker --spec CANONICAL_SPEC --task replay --trace FILE
 //                   [--touch pages|all|first|none] [--sample N] [--seed N]
 //                   [--count time|instructions] [--pin]
+//                   [--age-bytes N] [--idle SECONDS]
 // (--spec null replays against the null backend: the harness's own cost.)
 // --count instructions replays untimed, for Callgrind to count (the runner
 // starts the worker under it): a one-thread trace only, no clock calibrated,
@@ -91,6 +92,8 @@ struct ReplayArgs {
   std::uint64_t seed = 1;
   bool count_instructions = false;
   bool pin = false;  // each replay thread on a CPU of its own (the usable ones, in order)
+  std::uint64_t age_bytes = 0;  // an aged heap first (harness/replay/age.hpp)
+  double idle_seconds = 0;      // RSS sampled while idle after the replay
 };
 
 // The timeline's allocator column: the process allocator's heap bytes.
@@ -146,6 +149,9 @@ void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
   replay::CellOptions o;
   o.touch = a.touch;
   o.heap_probe = heap_bytes_now;
+  o.age_bytes = a.age_bytes;
+  o.age_seed = a.seed;
+  o.idle_seconds = a.idle_seconds;
   if (a.pin) o.pin_cpus = run::usable_cpu_list();
   if (read_allocator_counters().thread_cache_bytes != AllocatorCounters::kNotReported)
     o.thread_cache_probe = thread_cache_bytes_now;
@@ -191,6 +197,20 @@ int main(int argc, char** argv) {
       else fail(worker_exit::kBadInput, "--touch must be pages, all, first or none");
     }
     else if (a == "--pin") replay_args.pin = true;
+    else if (a == "--age-bytes") {
+      std::string v = value();
+      char* end = nullptr;
+      replay_args.age_bytes = std::strtoull(v.c_str(), &end, 10);
+      if (v.empty() || *end || replay_args.age_bytes > (std::uint64_t{64} << 30))
+        fail(worker_exit::kBadInput, "--age-bytes must be a byte count up to 64 GiB");
+    }
+    else if (a == "--idle") {
+      std::string v = value();
+      char* end = nullptr;
+      replay_args.idle_seconds = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(replay_args.idle_seconds >= 0 && replay_args.idle_seconds <= 600))
+        fail(worker_exit::kBadInput, "--idle must be seconds from 0 to 600");
+    }
     else if (a == "--count") {
       std::string v = value();
       if (v != "time" && v != "instructions") fail(worker_exit::kBadInput, "--count must be time or instructions");
