@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <tuple>
 
 #include "harness/run/results_check.hpp"
 #include "workloads/atomic_file.hpp"
@@ -71,6 +72,7 @@ CellRecord make_record(const json& cell) {
   c.threads = cell.at("threads").get<std::uint32_t>();
   c.rep = cell.at("rep").get<std::uint32_t>();
   c.order = cell.value("order", 0u);
+  c.machine = cell.value("machine", 0u);
   c.status = cell.at("status").get<std::string>();
   if (c.status == "ok" && cell.contains("replay")) c.metrics = extract_metrics(cell["replay"]);
   c.text = cell.dump();
@@ -98,7 +100,9 @@ std::string Results::serialize() const {
     json cell = json::parse(c.text);
     failures.push_back({{"id", c.id}, {"failure", cell.value("failure", json::object())}});
   }
-  unsigned cores = context.value("cores", 0u);
+  std::vector<unsigned> cores = {context.value("cores", 0u)};
+  if (context.contains("other_machines") && context["other_machines"].is_array())
+    for (const auto& m : context["other_machines"]) cores.push_back(m.is_object() ? m.value("cores", 0u) : 0u);
   json head = {
       {"format", kResultsFormat},
       {"version", kResultsVersion},
@@ -203,6 +207,7 @@ namespace {
 struct GroupKey {
   std::string backend, workload;
   std::uint32_t threads;
+  std::uint32_t machine;
   auto operator<=>(const GroupKey&) const = default;
 };
 
@@ -210,7 +215,7 @@ struct GroupKey {
 
 json summaries(const std::vector<CellRecord>& cells) {
   std::map<GroupKey, std::vector<const CellRecord*>> groups;
-  for (const auto& c : cells) groups[{c.backend, c.workload, c.threads}].push_back(&c);
+  for (const auto& c : cells) groups[{c.backend, c.workload, c.threads, c.machine}].push_back(&c);
   json out = json::array();
   for (const auto& [key, members] : groups) {
     std::map<std::string, std::vector<double>> values;
@@ -225,21 +230,23 @@ json summaries(const std::vector<CellRecord>& cells) {
       metrics[name] = {{"n", s.n}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"iqr", s.iqr()},
                        {"min", s.min}, {"max", s.max}};
     }
-    out.push_back({{"backend", key.backend}, {"workload", key.workload}, {"threads", key.threads},
-                   {"cells", status}, {"metrics", metrics}});
+    json entry = {{"backend", key.backend}, {"workload", key.workload}, {"threads", key.threads},
+                  {"cells", status}, {"metrics", metrics}};
+    if (key.machine) entry["machine"] = key.machine;
+    out.push_back(std::move(entry));
   }
   return out;
 }
 
-json scaling(const std::vector<CellRecord>& cells, unsigned cores) {
+json scaling(const std::vector<CellRecord>& cells, const std::vector<unsigned>& machine_cores) {
   struct Point {
     std::vector<double> ops_per_second, ns_per_op;
   };
-  std::map<std::pair<std::string, std::string>, std::map<std::uint32_t, Point>> by;
+  std::map<std::tuple<std::uint32_t, std::string, std::string>, std::map<std::uint32_t, Point>> by;
   for (const auto& c : cells) {
     auto tp = c.metrics.find("ops_per_second");
     if (c.status != "ok" || tp == c.metrics.end()) continue;
-    Point& p = by[{c.backend, c.workload}][c.threads];
+    Point& p = by[{c.machine, c.backend, c.workload}][c.threads];
     p.ops_per_second.push_back(tp->second);
     auto secs = c.metrics.find("allocator_seconds"), ops = c.metrics.find("ops");
     if (secs != c.metrics.end() && ops != c.metrics.end() && ops->second > 0)
@@ -247,6 +254,8 @@ json scaling(const std::vector<CellRecord>& cells, unsigned cores) {
   }
   json out = json::array();
   for (const auto& [key, per_threads] : by) {
+    const auto& [machine, backend, workload] = key;
+    const unsigned cores = machine < machine_cores.size() ? machine_cores[machine] : 0;
     auto one = per_threads.find(1);
     double base = one != per_threads.end() ? spread(one->second.ops_per_second).median : 0;
     double base_ns = one != per_threads.end() && !one->second.ns_per_op.empty() ? spread(one->second.ns_per_op).median : 0;
@@ -269,7 +278,9 @@ json scaling(const std::vector<CellRecord>& cells, unsigned cores) {
       }
       points.push_back(p);
     }
-    out.push_back({{"backend", key.first}, {"workload", key.second}, {"points", points}});
+    json entry = {{"backend", backend}, {"workload", workload}, {"points", points}};
+    if (machine) entry["machine"] = machine;
+    out.push_back(std::move(entry));
   }
   return out;
 }

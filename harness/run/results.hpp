@@ -29,6 +29,9 @@ struct CellRecord {
   std::string id;
   std::string backend, workload;
   std::uint32_t threads = 0, rep = 0, order = 0;
+  // The machine that measured it in a merge of several (`"machine": k`, an
+  // index into the contexts); 0, the file's `context`, otherwise.
+  std::uint32_t machine = 0;
   std::string status;                      // "ok", "unsupported", "failed"
   std::map<std::string, double> metrics;   // figures the summaries use (ok cells)
   std::string text;                        // the cell's JSON, serialized
@@ -69,12 +72,14 @@ struct Spread {
 };
 Spread spread(std::vector<double> values);
 
-// Per (backend, workload, threads): the spread of every metric over the ok
-// repetitions, and counts of each status.
+// Per (backend, workload, threads, machine): the spread of every metric over
+// the ok repetitions, and counts of each status. Cells of different
+// machines are never pooled; an entry of machine k > 0 says so.
 nlohmann::json summaries(const std::vector<CellRecord>& cells);
 
-// Throughput against thread count per (backend, workload): speedup and
-// efficiency against one thread; counts above `cores` are oversubscribed.
-nlohmann::json scaling(const std::vector<CellRecord>& cells, unsigned cores);
+// Throughput against thread count per (backend, workload, machine): speedup
+// and efficiency against one thread; counts above the machine's cores
+// (cores[k], 0 for unknown) are oversubscribed.
+nlohmann::json scaling(const std::vector<CellRecord>& cells, const std::vector<unsigned>& cores);
 
 }  // namespace alloclab::run

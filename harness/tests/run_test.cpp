@@ -24,6 +24,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "harness/tests/test_util.hpp"
 
@@ -543,6 +544,21 @@ TEST(Merge, KeepsMachinesApartExplicitly) {
       EXPECT_EQ(without, c);
     }
   }
+  // Summaries and scaling never pool machines: an entry per machine, one of
+  // machine k > 0 naming it.
+  std::map<std::tuple<std::string, std::string, int, int>, int> ok_cells;
+  for (const auto& c : merged["cells"])
+    if (c["status"] == "ok") ++ok_cells[{c["backend"], c["workload"], c["threads"], c.value("machine", 0)}];
+  std::set<int> summarized, scaled;
+  for (const auto& s : merged["summaries"]) {
+    auto key = std::make_tuple(s["backend"].get<std::string>(), s["workload"].get<std::string>(),
+                               s["threads"].get<int>(), s.value("machine", 0));
+    EXPECT_EQ(s["cells"]["ok"].get<int>(), ok_cells[key]) << s.dump();
+    summarized.insert(s.value("machine", 0));
+  }
+  for (const auto& s : merged["scaling"]) scaled.insert(s.value("machine", 0));
+  EXPECT_EQ(summarized, (std::set<int>{0, 1}));
+  EXPECT_EQ(scaled, (std::set<int>{0, 1}));
   // The merged file keeps its machines through another merge, which needs the flag again.
   expect_bad_input(test::alloclab({"merge", "-o", dir / "again.json", dir / "m.json"}), "another machine");
   ASSERT_TRUE(test::alloclab({"merge", "--allow-machines", "-o", dir / "again.json", dir / "m.json"}).ok());
