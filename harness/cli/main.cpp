@@ -45,7 +45,8 @@ std::vector<std::string> split_list(const std::string& text) {
     // Strategy options use commas too ("bump:a=1,b=2@glibc"): an item
     // without '=' after a ':' item continues it only when it holds '='.
     std::string item = text.substr(start, comma - start);
-    if (!item.empty() && !out.empty() && item.find('=') != std::string::npos && item.find('[') == std::string::npos &&
+    // ("jemalloc[a=1]" is an item of its own: its '[' comes before any '=').
+    if (!item.empty() && !out.empty() && item.find('=') != std::string::npos && item.find('=') < item.find('[') &&
         item.find(':') == std::string::npos && out.back().find(':') != std::string::npos &&
         out.back().find('@') == std::string::npos) {
       out.back() += "," + item;

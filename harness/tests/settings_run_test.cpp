@@ -106,6 +106,19 @@ TEST(SettingsRun, EachCellRecordsTheSettingsItsWorkerReadBack) {
   EXPECT_NE(e.out.find("\"jemalloc[dirty_decay_ms=0,muzzy_decay_ms=0]\""), std::string::npos) << "quoted in CSV";
 }
 
+// Commas separate backends, a strategy's options and a library's settings:
+// each stays with its own.
+TEST(SettingsRun, CommasInsideBracketsAndOptionsStayWithTheirBackend) {
+  SKIP_IF_SANITIZED();
+  auto o = test::alloclab({"run", "--dry-run", "--workloads", "http1-static", "--backends",
+                           "bump:first_chunk=16k,retain=4@jemalloc[tcache=0,narenas=1],glibc[top_pad=0,arena_max=2],"
+                           "jemalloc[thp=never],jemalloc"});
+  ASSERT_TRUE(o.ok()) << o.err;
+  json config = json::parse(o.out.substr(0, o.out.rfind('}') + 1));
+  EXPECT_EQ(config["backends"], json({"bump:first_chunk=16k,retain=4@jemalloc[narenas=1,tcache=false]",
+                                      "glibc[arena_max=2,top_pad=0]", "jemalloc[thp=never]", "jemalloc"}));
+}
+
 TEST(SettingsRun, UnknownKeysAndBadValuesAreOneLineExit2) {
   ScratchDir dir;
   std::string out = dir / "r.json";
