@@ -12,6 +12,8 @@ WorkerRequest worker_request(const BackendSpec& spec, std::vector<std::string> t
   req.argv = {worker_executable(), "--spec", spec.canonical()};
   req.argv.insert(req.argv.end(), task_args.begin(), task_args.end());
   req.preload = spec.preload();
+  req.env = spec.environment();
+  req.drop_inherited = [](std::string_view e) { return is_allocator_variable(e); };
   return req;
 }
 
@@ -39,20 +41,23 @@ void check_backend(const BackendSpec& spec, std::chrono::milliseconds timeout) {
     }
   }
   std::string lib = spec.preload();
-  if (lib.empty()) return;
-  struct stat st {};
-  if (::stat(lib.c_str(), &st) != 0) {
-    throw SpecError(spec.preload_path.empty()
-                        ? "library for " + spec.base_name + " not found at " + lib + " (run scripts/install-deps.sh)"
-                        : "preload library '" + lib + "' does not exist");
+  if (!lib.empty()) {
+    struct stat st {};
+    if (::stat(lib.c_str(), &st) != 0) {
+      throw SpecError(spec.preload_path.empty()
+                          ? "library for " + spec.base_name + " not found at " + lib + " (run scripts/install-deps.sh)"
+                          : "preload library '" + lib + "' does not exist");
+    }
+    if (!S_ISREG(st.st_mode)) throw SpecError("preload library '" + lib + "' is not a regular file");
   }
-  if (!S_ISREG(st.st_mode)) throw SpecError("preload library '" + lib + "' is not a regular file");
-  if (spec.preload_path.empty()) return;  // built-in libraries are verified by every worker
+  // A built-in library with its defaults is verified by every worker.
+  if (spec.preload_path.empty() && spec.settings.empty()) return;
   ProbeResult probe = probe_backend(spec, timeout);
-  if (probe.outcome.status == WorkerOutcome::Status::exited &&
-      probe.outcome.exit_code == worker_exit::kRefused) {
-    throw SpecError("'" + lib + "' is not a malloc library: " + probe.reason());
-  }
+  bool refused = probe.outcome.status == WorkerOutcome::Status::exited &&
+                 probe.outcome.exit_code == worker_exit::kRefused;
+  if (!refused) return;
+  if (!spec.preload_path.empty()) throw SpecError("'" + lib + "' is not a malloc library: " + probe.reason());
+  throw SpecError(probe.reason());
 }
 
 }  // namespace alloclab

@@ -101,8 +101,16 @@ WorkerOutcome run_worker(const WorkerRequest& request) {
   for (const auto& a : request.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   std::vector<std::string> env_store;
+  auto named_in_request = [&](std::string_view entry) {
+    std::string_view name = entry.substr(0, entry.find('=') + 1);
+    for (const auto& e : request.env)
+      if (std::string_view(e).substr(0, e.find('=') + 1) == name) return true;
+    return false;
+  };
   for (char** e = environ; *e != nullptr; ++e) {
     if (std::strncmp(*e, "LD_PRELOAD=", 11) == 0) continue;
+    if (request.drop_inherited && request.drop_inherited(*e)) continue;
+    if (named_in_request(*e)) continue;
     env_store.emplace_back(*e);
   }
   if (request.preload && !request.preload->empty()) env_store.push_back("LD_PRELOAD=" + *request.preload);

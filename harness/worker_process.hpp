@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace alloclab {
@@ -18,8 +19,12 @@ struct WorkerRequest {
   std::vector<std::string> argv;  // argv[0] is the executable's path
   // LD_PRELOAD for the child; nullopt or empty removes any inherited one.
   std::optional<std::string> preload;
-  // Extra environment variables (NAME=value), added to the inherited ones.
+  // Extra environment variables (NAME=value), added to the inherited ones;
+  // an inherited variable of the same name is dropped.
   std::vector<std::string> env;
+  // Inherited variables (NAME=value) for which this returns true are
+  // dropped too; nullptr keeps them all.
+  bool (*drop_inherited)(std::string_view entry) = nullptr;
   std::chrono::milliseconds timeout{std::chrono::minutes(2)};
   // RLIMIT_AS for the child, 0 for none: a runaway allocator then fails its
   // own mallocs instead of taking the machine down.

@@ -61,7 +61,9 @@ void add_trace_scopes_command(CLI::App& trace, Context& ctx);
 // sign, no wrap-around): for seeds. Its message names the range.
 const CLI::Validator& uint64_digits();
 
-// Splits "a,b,c", dropping empty items.
+// Splits "a,b,c", dropping empty items; a comma inside [...] (settings,
+// "jemalloc[a=1,b=2]") or inside a strategy's options ("bump:a=1,b=2") does
+// not split.
 std::vector<std::string> split_list(const std::string& text);
 
 // Capabilities as "frees,scoped,threads" (or "-").

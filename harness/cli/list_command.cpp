@@ -28,6 +28,18 @@ json library_entry(const BackendSpec& spec) {
           {"evidence", id["evidence"]}};
 }
 
+// The settings a general allocator accepts in LIB[key=value,...].
+json settings_json(Library lib) {
+  json out = json::array();
+  for (const auto& d : setting_defs(lib)) {
+    out.push_back({{"key", d.key},
+                   {"values", describe_setting(d)},
+                   {"meaning", d.help},
+                   {"read_back", d.read != ReadBack::none}});
+  }
+  return out;
+}
+
 json capabilities_json(const Capabilities& c) {
   return {{"frees_individually", c.frees_individually},
           {"scoped", c.scoped},
@@ -49,6 +61,9 @@ int run_list(Context& ctx, bool as_json) {
               {"capabilities", capabilities_json(reg.capabilities)}};
     if (reg.is_general()) {
       b["library"] = library_entry(parse_backend_spec(reg.name));
+      Library lib = *library_from_name(reg.name);
+      b["settings_variable"] = settings_variable(lib);
+      b["settings"] = settings_json(lib);
     } else {
       b["composes_over"] = bases;
     }
@@ -84,8 +99,17 @@ int run_list(Context& ctx, bool as_json) {
     } else if (b.contains("library")) {
       std::printf("%-45s %s\n", "", b["library"]["reason"].get<std::string>().c_str());
     }
+    if (b.contains("settings")) {
+      std::printf("%-45s settings, as %s[key=value,...] (in %s):\n", "", b["name"].get<std::string>().c_str(),
+                  b["settings_variable"].get<std::string>().c_str());
+      for (const auto& k : b["settings"])
+        std::printf("%-47s %-28s %s%s\n", "", k["key"].get<std::string>().c_str(),
+                    k["values"].get<std::string>().c_str(), k["read_back"].get<bool>() ? "" : " (not read back)");
+    }
   }
-  std::printf("\nStrategies compose over any general allocator: STRATEGY@BASE, e.g. bump@jemalloc.\n");
+  std::printf("\nStrategies compose over any general allocator: STRATEGY@BASE, e.g. bump@jemalloc.\n"
+              "Settings: jemalloc[dirty_decay_ms=0,thp=always], bump@glibc[arena_max=1]; a worker reads each\n"
+              "value back from its library and refuses to measure when it differs. --json gives each key's meaning.\n");
   return kExitOk;
 }
 

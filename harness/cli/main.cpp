@@ -31,11 +31,22 @@ std::vector<std::string> split_list(const std::string& text) {
   std::size_t start = 0;
   while (start <= text.size()) {
     auto comma = text.find(',', start);
+    // Settings use commas too ("jemalloc[a=1,b=2]"): none inside brackets splits.
+    for (auto open = text.find('[', start); comma != std::string::npos && open < comma;) {
+      auto close = text.find(']', open);
+      if (close == std::string::npos) {
+        comma = std::string::npos;
+        break;
+      }
+      comma = text.find(',', close);
+      open = text.find('[', close);
+    }
     if (comma == std::string::npos) comma = text.size();
     // Strategy options use commas too ("bump:a=1,b=2@glibc"): an item
     // without '=' after a ':' item continues it only when it holds '='.
     std::string item = text.substr(start, comma - start);
-    if (!item.empty() && !out.empty() && item.find('=') != std::string::npos &&
+    // ("jemalloc[a=1]" is an item of its own: its '[' comes before any '=').
+    if (!item.empty() && !out.empty() && item.find('=') != std::string::npos && item.find('=') < item.find('[') &&
         item.find(':') == std::string::npos && out.back().find(':') != std::string::npos &&
         out.back().find('@') == std::string::npos) {
       out.back() += "," + item;
@@ -94,7 +105,8 @@ int main(int argc, char** argv) {
   app.name("alloclab");
   app.require_subcommand(1, 1);
   app.footer(
-      "Backends: glibc, jemalloc, mimalloc, tcmalloc; STRATEGY[:k=v,...][@BASE] (bump@jemalloc);\n"
+      "Backends: glibc, jemalloc, mimalloc, tcmalloc, each optionally LIB[key=value,...] with its\n"
+      "library's settings; STRATEGY[:k=v,...][@BASE] (bump@jemalloc[thp=always]);\n"
       "preload:/path/lib.so; or a name from --allocators FILE ('name path' per line).\n\n"
       "Exit status: 0 success, 1 internal error, 2 bad input (unknown backend,\n"
       "malformed flag or file), 3 some cells failed (crash, hang, refused allocator),\n"

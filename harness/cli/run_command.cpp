@@ -3,6 +3,8 @@
 // every cell (results/SCHEMA.md).
 #include <unistd.h>
 
+extern char** environ;
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -110,8 +112,21 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     }
     if (c.backends.empty()) throw SpecError("--backends is empty; valid: null, " + backend_choices(ctx.externals()));
   }
+  // An allocator variable in this shell would configure no worker (they
+  // inherit none) yet look as if it did: refuse, naming the spec form.
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!is_allocator_variable(*e)) continue;
+    std::string_view entry = *e;
+    std::string name(entry.substr(0, entry.find('=')));
+    std::string lib = name == "MALLOC_CONF" ? "jemalloc" : name.starts_with("MIMALLOC_") ? "mimalloc"
+                    : name.starts_with("TCMALLOC_") ? "tcmalloc" : "glibc";
+    throw SpecError(name + " is set in this environment; workers do not inherit allocator variables, so it would "
+                    "configure nothing: unset it and give the setting per backend, e.g. " + lib +
+                    "[key=value] (alloclab list shows the keys)");
+  }
   // A preload library that hangs or crashes passes this check: the cells
-  // record it. Only a library that is not a malloc at all is bad input.
+  // record it. Only a library that is not a malloc at all, or settings that
+  // did not take effect, are bad input.
   auto probe_timeout = std::chrono::milliseconds(static_cast<long long>(std::min(a.timeout_s, 30.0) * 1000));
   for (const auto& b : c.backends)
     if (b != "null") check_backend(parse_backend_spec(b), probe_timeout);
@@ -271,7 +286,9 @@ void add_run_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--quick", a->quick, "The quick suite (under a minute): same as --suite quick");
   cmd->add_option("--backends", a->backends,
                   "Comma-separated backends (default: null, every general allocator, every strategy over glibc); "
-                  "null measures the harness's own cost")
+                  "null measures the harness's own cost. A general allocator takes its library's settings as "
+                  "LIB[key=value,...], also as a base: 'jemalloc[dirty_decay_ms=0]', 'bump@glibc[arena_max=1]' "
+                  "(alloclab list shows the keys)")
       ->type_name("LIST");
   cmd->add_option("--workloads", a->workloads, "Comma-separated models, each MODEL[:KEY=VALUE,...] (every model takes scale=N, N times its requests and "
                   "connections, and connections=N; scope-sweep takes n and size; the replay's own: age=MIB runs an ageing churn of "
@@ -343,7 +360,12 @@ void add_run_command(CLI::App& app, Context& ctx) {
       "--count instructions runs each worker under valgrind --tool=callgrind, counting only the replay's ops\n"
       "(not trace loading, not touching the blocks), with jemalloc's decay and mimalloc's delayed decommit\n"
       "turned off (MALLOC_CONF gets dirty_decay_ms:-1,muzzy_decay_ms:-1 appended; MIMALLOC_ALLOW_DECOMMIT=0),\n"
-      "so each cell's count repeats exactly on this machine. A cell takes seconds instead of milliseconds.\n"
+      "so each cell's count repeats exactly on this machine. A cell takes seconds instead of milliseconds;\n"
+      "a backend's own settings (jemalloc[dirty_decay_ms=0]) take precedence over these.\n"
+      "Settings (LIB[key=value,...]) reach only that backend's workers, in the variable its library reads\n"
+      "(MALLOC_CONF, MIMALLOC_<KEY>, GLIBC_TUNABLES, TCMALLOC_<KEY>); each worker reads them back from the\n"
+      "library and refuses to measure when one did not take effect (checked once before the run: exit 2).\n"
+      "No worker inherits those variables from this shell: run refuses to start while one is set.\n"
       "Exit status: 0 every cell ok (or unsupported by its backend), 2 bad input, 3 some cells failed,\n"
       "130 interrupted (finished cells kept; --resume continues).");
   cmd->callback([&ctx, a, cmd] {

@@ -40,6 +40,11 @@ METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None}}
 
 # The allocators a process can preload (plus null, the harness's own floor), as the RSS timeline shows them.
 TIMELINE_BACKENDS = ("glibc", "jemalloc", "mimalloc", "tcmalloc", "null")
+
+
+def on_timeline(backend):
+    """One of TIMELINE_BACKENDS, with or without its library's settings (jemalloc[thp=always] is jemalloc)."""
+    return backend.split("[", 1)[0] in TIMELINE_BACKENDS
 PERCENTILES = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p999", "p99.9"), ("max", "max"))
 GEOMEAN = "geomean"
 
@@ -208,7 +213,7 @@ def series_rss_timeline(results):
     cells = {}
     for c in ok_cells(results, 1):
         has_timeline = bool((c["replay"].get("memory") or {}).get("timeline"))
-        if c["workload"] == w and c["backend"] in TIMELINE_BACKENDS and has_timeline:
+        if c["workload"] == w and on_timeline(c["backend"]) and has_timeline:
             if c["backend"] not in cells or c["rep"] < cells[c["backend"]]["rep"]:
                 cells[c["backend"]] = c
     if not cells:

@@ -39,9 +39,10 @@ std::vector<std::string> callgrind_command(const std::string& valgrind, const st
 // Settings that keep the general allocators from acting on the clock, so
 // that their instructions repeat: jemalloc's decay and mimalloc's delayed
 // decommit purge memory when enough milliseconds have passed, which under
-// Callgrind depends on how fast the machine ran. `user_malloc_conf` is the
-// MALLOC_CONF the run inherited (nullptr for none): its options are kept
-// and the decay settings appended, which jemalloc applies last.
+// Callgrind depends on how fast the machine ran. `user_malloc_conf`, when
+// not nullptr, is a MALLOC_CONF to keep: the decay settings are appended,
+// which jemalloc applies last. The runner passes nullptr (workers inherit no
+// allocator variables) and appends a spec's own settings after these.
 std::vector<std::string> deterministic_env(const char* user_malloc_conf);
 
 // The total of event Ir in a Callgrind output file's text (its `totals:`

@@ -1,8 +1,12 @@
 #include "harness/run/results_check.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <optional>
 #include <set>
 
+#include "allocators/spec.hpp"
 #include "harness/run/results.hpp"
 #include "workloads/trace.hpp"
 
@@ -317,6 +321,50 @@ void check_replay(const At& r) {
   });
 }
 
+// A setting's key or value as a spec writes it: letters, digits, '_', '.',
+// '-', at most 64 characters.
+bool spec_word(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (unsigned char ch : s)
+    if (!std::isalnum(ch) && ch != '_' && ch != '.' && ch != '-') return false;
+  return true;
+}
+
+// malloc.settings: {key: {requested, verified?, how}}, the keys and the
+// requested values those of the cell's backend spec when it parses.
+void check_settings(const At& set, const std::string& backend) {
+  set.object();
+  std::optional<BackendSpec> spec;
+  try {
+    spec = parse_backend_spec(backend);
+  } catch (const SpecError&) {
+  }
+  for (auto it = set.value().begin(); it != set.value().end(); ++it) {
+    if (!spec_word(it.key())) bad(set.path(), "holds a key that is no setting name");
+  }
+  set.each_member([&](const std::string& key, const At& one) {
+    one.object();
+    std::string requested = one["requested"].string();
+    if (!spec_word(requested)) bad(one["requested"].path(), show(one["requested"].value()) + " is no setting value");
+    // What the library reported: jemalloc can say "not supported".
+    optional(one, "verified", [](const At& v) {
+      std::string t = v.string();
+      bool printable = !t.empty() && t.size() <= 64 &&
+                       std::all_of(t.begin(), t.end(), [](unsigned char ch) { return ch >= 0x20 && ch < 0x7f; });
+      if (!printable) bad(v.path(), show(v.value()) + " is no setting value");
+    });
+    one["how"].string();
+    if (!spec) return;
+    const auto& items = spec->settings.items();
+    auto found = std::find_if(items.begin(), items.end(), [&](const Setting& s) { return s.key == key; });
+    if (found == items.end()) bad(set.path(), "holds " + show(json(key)) + ", which backend " + show(json(backend)) + " does not set");
+    if (found->value != requested)
+      bad(one["requested"].path(), show(one["requested"].value()) + " is not the value backend " + show(json(backend)) + " sets");
+  });
+  if (spec && set.size() != spec->settings.items().size())
+    bad(set.path(), "does not hold every setting of backend " + show(json(backend)));
+}
+
 void check_cell(const At& c, const std::set<std::string>& workloads, std::uint64_t reps, std::uint64_t machines) {
   c.object();
   std::string backend = c["backend"].name();
@@ -332,9 +380,10 @@ void check_cell(const At& c, const std::set<std::string>& workloads, std::uint64
   // `context.other_machines[k - 1]`.
   optional(c, "machine", [&](const At& v) { v.whole(0, machines - 1); });
   optional(c, "worker_seconds", [](const At& v) { v.number(0); });
-  optional(c, "malloc", [](const At& m) {
+  optional(c, "malloc", [&](const At& m) {
     m.object();
     for (const char* k : {"family", "version"}) optional(m, k, [](const At& s) { s.string(); });
+    optional(m, "settings", [&](const At& set) { check_settings(set, backend); });
   });
   std::string status = c["status"].string();
   if (status == "ok") {

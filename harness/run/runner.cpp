@@ -205,7 +205,17 @@ WorkerRequest cell_request(const RunConfig& config, const Cell& cell, const std:
   if (counting) {
     // LD_PRELOAD passes through valgrind to the worker: Callgrind does not
     // replace malloc, so the worker still checks and measures its own.
-    req.argv = callgrind_command(counting->valgrind, counting->out_file(cell), counting->env, req.argv);
+    // The spec's own settings come after the deterministic ones, so that
+    // they win: jemalloc[dirty_decay_ms=0] is counted with its decay.
+    std::vector<std::string> env = counting->env;
+    for (const auto& e : req.env) {
+      auto same = std::find_if(env.begin(), env.end(), [&](const std::string& d) {
+        return d.compare(0, d.find('=') + 1, e, 0, e.find('=') + 1) == 0;
+      });
+      if (same != env.end() && e.rfind("MALLOC_CONF=", 0) == 0) *same += "," + e.substr(12);
+      else env.push_back(e);
+    }
+    req.argv = callgrind_command(counting->valgrind, counting->out_file(cell), env, req.argv);
     req.timeout = std::chrono::milliseconds(static_cast<long long>(config.timeout_seconds * kCallgrindSlowdown * 1000));
     req.memory_limit_bytes = 0;  // valgrind reserves address space far beyond what the worker uses
   }
@@ -277,8 +287,10 @@ json cell_record(const Cell& cell, const WorkerOutcome& out) {
               {"worker_seconds", out.wall_seconds}};
   json doc = json::parse(out.out, nullptr, false);
   if (!doc.is_object()) doc = nullptr;
-  if (doc.is_object() && doc.contains("identity"))
+  if (doc.is_object() && doc.contains("identity")) {
     rec["malloc"] = {{"family", doc["identity"].value("family", "")}, {"version", doc["identity"].value("version", "")}};
+    if (doc.contains("settings") && doc["settings"].is_object()) rec["malloc"]["settings"] = doc["settings"];
+  }
   auto failed = [&](const std::string& kind, const std::string& reason) {
     rec["status"] = "failed";
     rec["failure"] = {{"kind", kind}, {"reason", reason}};
@@ -332,7 +344,9 @@ int execute_run(const RunOptions& o) {
     const char* path = std::getenv("PATH");
     std::optional<std::string> valgrind = find_valgrind(path ? path : "");
     if (!valgrind) throw RunError("--count instructions needs valgrind (apt-get install valgrind)");
-    counting = Counting{*valgrind, deterministic_env(std::getenv("MALLOC_CONF")), ""};
+    // Workers inherit no allocator variables (worker_request): a spec's
+    // settings are their only configuration.
+    counting = Counting{*valgrind, deterministic_env(nullptr), ""};
   }
   OutputLock lock(o.output);  // held until the run ends: one run per output
   bool exists = fs::exists(o.output);

@@ -12,8 +12,9 @@
 // no timeline, collection switched on around the replay's ops only
 // (harness/replay/replay.hpp, "Counting").
 // It first checks that the allocator answering malloc is the one the spec
-// names and refuses (exit 4) otherwise, then runs the task and prints one
-// JSON document on stdout. Exit statuses: harness/worker_protocol.hpp.
+// names, and that the spec's settings (jemalloc[thp=always]) took effect
+// where the library reports them, and refuses (exit 4) otherwise; then it
+// runs the task and prints one JSON document on stdout. Exit statuses: harness/worker_protocol.hpp.
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -23,6 +24,7 @@
 
 #include "allocators/general/allocator_stats.hpp"
 #include "allocators/general/library.hpp"
+#include "allocators/general/settings.hpp"
 #include "allocators/registry.hpp"
 #include "allocators/spec.hpp"
 #include "harness/replay/null_backend.hpp"
@@ -52,6 +54,18 @@ json to_json(const MallocIdentity& id) {
           {"malloc_object", id.malloc_object},
           {"owns_fresh_block", id.owns_fresh_block},
           {"evidence", id.evidence}};
+}
+
+// {key: {requested, verified, how}}; `verified` absent when the library
+// cannot report the value.
+json to_json(const SettingsVerdict& v) {
+  json out = json::object();
+  for (const auto& c : v.checks) {
+    json one = {{"requested", c.requested}, {"how", c.how}};
+    if (c.verified) one["verified"] = *c.verified;
+    out[c.key] = std::move(one);
+  }
+  return out;
 }
 
 json to_json(const SmokeResult& r) {
@@ -245,6 +259,12 @@ int main(int argc, char** argv) {
   if (auto why = identity_mismatch(id, spec.preload_path.empty() ? spec.library : std::nullopt,
                                    spec.preload_path)) {
     fail(worker_exit::kRefused, "refusing to run " + spec.display() + ": " + *why, doc);
+  }
+  if (!spec.settings.empty()) {
+    SettingsVerdict verdict = verify_settings(*spec.library, spec.settings, id);
+    doc["settings"] = to_json(verdict);
+    if (!verdict.mismatch.empty())
+      fail(worker_exit::kRefused, "refusing to run " + spec.display() + ": " + verdict.mismatch, doc);
   }
   if (task == "smoke") {
     std::string failure;

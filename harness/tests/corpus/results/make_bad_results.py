@@ -148,6 +148,16 @@ case("per_thread_numbers", "cells[0].replay.per_thread[0]: expected an object, f
 case("backend_stats_string", 'cells[0].replay.backend_stats.spills: expected a number, found a string "3"')(
     lambda d: replay(d).update(backend_stats={"spills": "3"}))
 
+# -- allocator settings (a cell's malloc.settings; cells[1] is glibc, without settings)
+case("settings_array", "cells[1].malloc.settings: expected an object, found an array")(
+    lambda d: cell(d, 1)["malloc"].update(settings=[]))
+case("settings_not_the_backends", 'cells[1].malloc.settings: holds "arena_max", which backend "glibc" does not set')(
+    lambda d: cell(d, 1)["malloc"].update(settings={"arena_max": {"requested": "1", "verified": "1", "how": "x"}}))
+case("settings_requested_number", "cells[1].malloc.settings.arena_max.requested: expected a string, found an integer")(
+    lambda d: cell(d, 1)["malloc"].update(settings={"arena_max": {"requested": 1, "how": "x"}}))
+case("settings_key_with_escape", "cells[1].malloc.settings: holds a key that is no setting name")(
+    lambda d: cell(d, 1)["malloc"].update(settings={"a\u001b[31m": {"requested": "1", "how": "x"}}))
+
 
 def main():
     bad = HERE / "bad"
