@@ -91,18 +91,17 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     throw SpecError("--timeout: must be a number of seconds above 0 and at most 604800 (a week)");
   // Backends a claim experiment runs beyond the default ones
   // (pool:order=fifo@glibc): in the run, but not on the grid's workloads.
-  std::vector<std::string> grid_backends;
   if (a.backends.empty()) {
     c.backends = run::default_backends();
     if (!a.workloads_given && a.traces.empty()) {
-      grid_backends = c.backends;
       for (const auto& e : suite->experiments)
         for (const auto& b : e.backends) {
           std::string canonical = b == "null" ? b : parse_backend_spec(b).canonical();
-          if (std::find(c.backends.begin(), c.backends.end(), canonical) == c.backends.end())
+          if (std::find(c.backends.begin(), c.backends.end(), canonical) == c.backends.end()) {
             c.backends.push_back(canonical);
+            c.experiment_backends.push_back(canonical);
+          }
         }
-      if (grid_backends.size() == c.backends.size()) grid_backends.clear();
     }
   } else {
     for (const auto& item : split_list(a.backends)) {
@@ -191,7 +190,7 @@ run::RunOptions make_options(Context& ctx, const RunArgs& a) {
     c.workloads.push_back(w);
     return c.workloads.back();
   };
-  for (const auto& name : model_list) add_model(name).backends = grid_backends;
+  for (const auto& name : model_list) add_model(name);
   // The suite's claim experiments, when the run names no workloads of its own.
   if (a.workloads.empty() && a.traces.empty()) {
     for (const auto& e : suite->experiments) {

@@ -93,7 +93,8 @@ def workload_order(results):
     read by the ledger and the tables, not drawn beside the HTTP models."""
     config = (results.get("config") or {}).get("workloads") or []
     listed = [w["name"] for w in config]
-    main = [w["name"] for w in config if not w.get("backends") and not w.get("params")]
+    main = [w["name"] for w in config if not w.get("backends") and not w.get("params") and not w.get("age_bytes")
+            and not w.get("idle_seconds")]
     others = sorted({c["workload"] for c in results.get("cells", [])} - set(listed))
     return main + others
 

@@ -4,6 +4,7 @@ strategies' own counters, each claim's basis saying which."""
 from statistics import median
 
 from measure import NULL, Measure, Missing, _aggregate, _need, _spread, _workloads, fmt
+from application_metrics import obtain_and_fill_ns
 from memory_metrics import m_overhead
 from time_metrics import _net_per_workload
 
@@ -43,7 +44,7 @@ def m_workload(data, p):
     per = {}
     for w in data.workload_names:
         cfg = data.workload_config(w)
-        if cfg.get("params") or cfg.get("backends") or cfg.get("model") not in data.DEFAULT_MODELS:
+        if not data.is_plain(w) or cfg.get("backends") or cfg.get("model") not in data.DEFAULT_MODELS:
             continue  # the HTTP models at their default size: not the claim experiments
         if model != "*" and cfg.get("model") != model:
             continue
@@ -127,15 +128,34 @@ def m_bump_waste(data, p):
 
 
 def m_reuse_order(data, p):
-    """Time to touch a just-allocated object with FIFO reuse ÷ with LIFO reuse."""
-    lifo, fifo = p["lifo"], p["fifo"]
+    """FIFO ÷ LIFO reuse of what obtaining an object and writing it first costs: ns per allocation + fill ns per
+    filled block (replay.access), gross, medians over repetitions, at one thread, on the workloads both backends ran
+    whose trace's peak live bytes reach `min_peak_live_bytes` (where the free lists outgrow the cache, so their
+    order can matter); the median over those workloads."""
+    lifo, fifo, big = p["lifo"], p["fifo"], p.get("min_peak_live_bytes", 0)
     _need(data, lifo, fifo)
-    per = {}
-    for w in _workloads(data, p):
-        a, b = data.metric(fifo, w, 1, "touch_mean_ns"), data.metric(lifo, w, 1, "touch_mean_ns")
+    both = [w for w in data.workload_names if data.reps(lifo, w) and data.reps(fifo, w)]
+    if not both:
+        raise Missing(f"no workload where both {lifo} and {fifo} ran at one thread")
+    live = {w: (data.workload_info(w) or {}).get("peak_live_bytes") or 0 for w in both}
+    large = [w for w in both if live[w] >= big]
+    if not large:
+        raise Missing(f"{lifo} and {fifo} ran only on traces whose peak live bytes stay under "
+                      f"{fmt(big / 2**20)} MiB (" + ", ".join(f"{w}: {fmt(live[w] / 2**20)} MiB" for w in both)
+                      + "): their free lists fit in the cache, so reuse order cannot show")
+    per, parts = {}, []
+    for w in large:
+        a, b = obtain_and_fill_ns(data, fifo, w), obtain_and_fill_ns(data, lifo, w)
         if a is not None and b:
             per[w] = a / b
+            floor = obtain_and_fill_ns(data, NULL, w) if data.reps(NULL, w) else None
+            parts.append(f"{w} ({fmt(live[w] / 2**20)} MiB peak live): FIFO {fmt(a)} ns, LIFO {fmt(b)} ns"
+                         + (f" (null backend {fmt(floor)} ns)" if floor is not None else ""))
     if not per:
-        raise Missing("the results hold no touch_mean_ns: the replay never times touching memory")
-    return Measure(median(per.values()), "×", f"{fifo} ÷ {lifo} touch ns per object, median over workloads "
-                                              f"({_spread(per)})", per)
+        raise Missing("the results hold no access figures (replay.access) for both backends: a file from before "
+                      "the application's access was timed")
+    left = [w for w in both if w not in large]
+    return Measure(median(per.values()), "×",
+                   f"{fifo} ÷ {lifo}, alloc ns per allocation + fill ns per filled block, median over workloads "
+                   f"({_spread(per)}): " + "; ".join(parts)
+                   + (f"; not read (peak live under {fmt(big / 2**20)} MiB): {', '.join(left)}" if left else ""), per)

@@ -270,6 +270,13 @@ class Data:
                 return w
         return {}
 
+    def is_plain(self, workload):
+        """A model's workload at its own options only: no KEY=VALUE of the model's (params) and none of the
+        replay's (an aged heap, an idle tail), so its figures are the model's as such."""
+        cfg = self.workload_config(workload)
+        return bool(cfg.get("model")) and not cfg.get("params") and not cfg.get("age_bytes") \
+            and not cfg.get("idle_seconds")
+
     def workload_model(self, workload):
         for w in self.config.get("workloads", []):
             if w["name"] == workload:

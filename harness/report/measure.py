@@ -75,9 +75,9 @@ def _workloads(data, p):
     for w in data.workload_names:
         cfg = data.workload_config(w)
         if models is not None:
-            if cfg.get("model") in models and not cfg.get("params"):
+            if cfg.get("model") in models and data.is_plain(w):
                 out.append(w)
-        elif cfg.get("model") in data.DEFAULT_MODELS and not cfg.get("params"):
+        elif cfg.get("model") in data.DEFAULT_MODELS and data.is_plain(w):
             out.append(w)
     return out
 

@@ -95,7 +95,7 @@ def m_retention(data, p):
     _need(data, b)
     ws = _workloads(data, p) if p.get("workloads") else \
         [w for w in data.workload_names if data.workload_model(w) == p.get("model", "long-running")
-         and not data.workload_config(w).get("params")]
+         and data.is_plain(w)]
     if not ws:
         raise Missing(f"no {' or '.join(p.get('workloads') or [p.get('model', 'long-running')])} workload in the "
                       "results")

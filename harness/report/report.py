@@ -451,7 +451,7 @@ def scaling_lines(data, scaling):
     return lines
 
 
-def build(data, verdicts, tables, charts, scaling=None, serve_blocks=()):
+def build(data, verdicts, tables, charts, scaling=None, serve_blocks=(), application_blocks=()):
     blocks = [("h", 1, "alloclab report")]
     blocks += [("p", line) for line in context_lines(data) + scaling_lines(data, scaling)]
     floor = timer_floor(data)
@@ -487,6 +487,7 @@ def build(data, verdicts, tables, charts, scaling=None, serve_blocks=()):
         blocks.append(("table", t["columns"], t["rows"]))
         blocks.append(("p", t["note"]))
 
+    blocks += list(application_blocks)
     blocks += list(serve_blocks)
 
     blocks.append(("h", 2, "Charts"))
@@ -581,23 +582,27 @@ def machine_json(data):
 
 def draw_report(folder: Path, results, data, claims, scaling=None, serve=None):
     """Writes every output into folder; returns (verdicts, charts) for the summary line."""
+    from application_charts import render as render_application
+    from application_tables import application_section
     from charts import render
 
     verdicts = evaluate_all(claims, data, scaling, serve)
     tables = all_tables(data, scaling, serve)
     charts = render(data.own_results(), folder, scaling if scaling is not None else data)
+    application_charts = render_application(data, folder, data.own_results())  # shown in their own section
+    application_blocks = application_section(data, application_charts)
     serve_blocks, serve_charts = [], []
     if serve is not None:
         from serve_charts import render_gc
 
         serve_charts = [render_gc(serve, folder)]  # shown in the Real servers section, not under Charts
         serve_blocks = serve_section(serve, serve_charts[0])
-    blocks = build(data, verdicts, tables, charts, scaling, serve_blocks)
+    blocks = build(data, verdicts, tables, charts, scaling, serve_blocks, application_blocks)
     write_file(folder / "verdicts.json",
                (json.dumps(verdicts_json(verdicts), indent=1, ensure_ascii=False) + "\n").encode())
     write_file(folder / "report.md", render_md(blocks).encode())
     write_file(folder / "report.html", render_html(blocks, folder).encode())
-    return verdicts, charts + serve_charts
+    return verdicts, charts + list(application_charts.values()) + serve_charts
 
 
 def run(args):

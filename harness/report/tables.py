@@ -182,7 +182,7 @@ def tradeoff_matrix(data, serve=None):
             speed[name] = None
         ratios = []
         for w in data.workload_names:
-            if data.workload_config(w).get("model") not in data.DEFAULT_MODELS or data.workload_config(w).get("params"):
+            if data.workload_config(w).get("model") not in data.DEFAULT_MODELS or not data.is_plain(w):
                 continue
             r = data.metric(b, w, 1, "peak_rss_over_peak_live")
             if r is not None:
@@ -302,26 +302,34 @@ def faults_and_system_time(data, workload="http1-static"):
 
         alloc_ms = med(lambda c: (c.get("replay") or {}).get("allocator_seconds", 0) * 1000)
         huge = med(lambda c: _os(c, "anon_huge_bytes_end"))
+        huge_peak = med(lambda c: _os(c, "anon_huge_bytes_peak"))
+        rss_then = med(lambda c: _os(c, "rss_at_anon_huge_peak_bytes"))
         rows.append([b, _fmt(med(per_kop)), _fmt(med(lambda c: _os(c, "major_faults"))), _fmt(med(ms("system_seconds"))),
                      _fmt(med(ms("user_seconds"))), _fmt(alloc_ms),
-                     _fmt(huge / 2**20) if huge is not None else "–"])
+                     _fmt(huge / 2**20) if huge is not None else "–",
+                     "–" if huge_peak is None else _fmt(huge_peak / 2**20)
+                     + (f" of {_fmt(rss_then / 2**20)} RSS" if rss_then else "")])
     thp = (data.context.get("thp") or {}) if isinstance(getattr(data, "context", None), dict) else {}
     mode = f"transparent huge pages `{thp.get('enabled', 'unknown')}` (defrag `{thp.get('defrag', 'unknown')}`)"
     return {"title": f"Page faults and system time ({workload}, 1 thread)",
             "source": "getrusage(RUSAGE_SELF) around each replay; AnonHugePages from /proc/self/smaps_rollup",
             "columns": ["Backend", "Minor faults per 1,000 ops", "Major faults", "System ms", "User ms",
-                        "Allocator ms", "AnonHugePages at the end, MiB"],
+                        "Allocator ms", "AnonHugePages at the end, MiB", "AnonHugePages at the RSS peak, MiB"],
             "rows": rows,
             "note": "The kernel's counts over the replay itself, every thread of the worker: its page faults and CPU "
                     "time (user + system includes the timing loop, the touches of each block and the RSS timeline, "
                     "not the trace's loading or the release after); allocator ms is the time inside the backend. "
-                    f"AnonHugePages is read once, at the end of the replay, before the blocks still live are freed; "
+                    "AnonHugePages (anonymous memory the kernel backs with transparent huge pages) is read at the "
+                    "end of the replay, before the blocks still live are freed, and at the timeline point of highest "
+                    "RSS (read whenever RSS passed its previous reading by 2 MiB; the last such reading, beside the "
+                    "RSS it was read at); "
                     f"{mode}. Medians over repetitions."}
 
 
 def all_tables(data, scaling=None, serve=None):
     """The tables; the scaling ones read `scaling` (the view the scaling claims read) when given, the tradeoff
-    matrix's real-server columns `serve` (a ServeData view) when given."""
+    matrix's real-server columns `serve` (a ServeData view) when given. The page-fault table is shown in the
+    section on the application (application_tables.py)."""
     scaling = data if scaling is None else scaling
     return [executive_summary(data), speed_rankings(data), fragmentation_rankings(data), memory_by_size(data),
-            scalability(scaling), scaling_by_series(scaling), tradeoff_matrix(data, serve), faults_and_system_time(data)]
+            scalability(scaling), scaling_by_series(scaling), tradeoff_matrix(data, serve)]

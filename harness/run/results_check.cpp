@@ -213,6 +213,7 @@ std::set<std::string> check_config(const At& c) {
   optional(c, "timeout_seconds", [](const At& n) { n.number(0, HUGE_VAL); });
   optional(c, "memory_limit_bytes", [](const At& n) { n.whole(); });
   optional(c, "pin", [](const At& b) { b.boolean(); });
+  optional(c, "experiment_backends", [](const At& b) { b.each_item([](const At& s) { s.name(); }); });
   optional(c, "scaling", [](const At& s) {
     std::string v = s.string();
     if (v != "weak" && v != "strong") bad(s.path(), show(s.value()) + " is neither \"weak\" nor \"strong\"");

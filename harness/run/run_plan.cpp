@@ -27,13 +27,15 @@ nlohmann::json RunConfig::to_json() const {
     }
     w.push_back(o);
   }
-  return {{"suite", suite},       {"backends", backends},
+  nlohmann::json out = {{"suite", suite},       {"backends", backends},
           {"workloads", w},       {"threads", threads},
           {"reps", reps},         {"seed", seed},
           {"touch", touch},       {"sample_one_in", sample_one_in},
           {"timeout_seconds", timeout_seconds}, {"memory_limit_bytes", memory_limit_bytes},
           {"count", count},       {"scaling", scaling},
           {"pin", pin}};
+  if (!experiment_backends.empty()) out["experiment_backends"] = experiment_backends;
+  return out;
 }
 
 std::string RunConfig::problem() const {
@@ -87,6 +89,7 @@ RunConfig RunConfig::from_json(const nlohmann::json& j) {
   if (c.count != "time" && c.count != "instructions") throw std::invalid_argument("config.count: '" + c.count + "'");
   c.scaling = j.value("scaling", "strong");
   c.pin = j.value("pin", false);
+  if (j.contains("experiment_backends")) c.experiment_backends = j.at("experiment_backends").get<std::vector<std::string>>();
   if (c.scaling != "weak" && c.scaling != "strong") throw std::invalid_argument("config.scaling: '" + c.scaling + "'");
   return c;
 }
@@ -204,6 +207,10 @@ std::vector<Cell> plan_cells(const RunConfig& config) {
       if (!w.runs(t)) continue;
       for (const auto& b : config.backends) {
         if (!w.runs(b)) continue;
+        if (w.backends.empty() &&
+            std::find(config.experiment_backends.begin(), config.experiment_backends.end(), b) !=
+                config.experiment_backends.end())
+          continue;
         const std::uint32_t reps = w.reps ? std::min(w.reps, config.reps) : config.reps;
         for (std::uint32_t r = 0; r < reps; ++r) cells.push_back({b, w.name, t, r, 0});
       }

@@ -60,6 +60,10 @@ struct RunConfig {
   // (the same requests split over T threads). A file written before this
   // key existed ran strong.
   std::string scaling = "weak";
+  // Backends that run only on the workloads that name them (a claim
+  // experiment's control, such as pool:order=fifo@glibc), not on those that
+  // run every backend.
+  std::vector<std::string> experiment_backends;
   // Each replay thread bound to a CPU of its own (the worker's usable CPUs in
   // order; threads beyond them share round-robin).
   bool pin = false;

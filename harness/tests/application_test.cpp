@@ -180,21 +180,32 @@ TEST(PoolOrder, FifoPoolReplaysEveryModelLikeTheLifoOne) {
 }
 
 // The default suite runs the experiment-only backend on its experiment only:
-// the grid's workloads name the default backends, which leave it out.
+// config.experiment_backends names it, and the grid's workloads (which name
+// no backends) leave it out.
 TEST(PoolOrder, TheDefaultSuiteRunsFifoOnlyInItsClaimExperiment) {
   auto o = test::alloclab({"run", "--dry-run"});
   ASSERT_TRUE(o.ok()) << o.describe();
   json config = json::parse(o.out.substr(0, o.out.rfind('}') + 1));
   const json& backends = config["backends"];
   ASSERT_NE(std::find(backends.begin(), backends.end(), "pool:order=fifo@glibc"), backends.end()) << backends.dump();
+  EXPECT_EQ(config["experiment_backends"], json::array({"pool:order=fifo@glibc"}));
   int with_fifo = 0;
   for (const auto& w : config["workloads"]) {
-    ASSERT_TRUE(w.contains("backends")) << w.dump();
+    if (!w.contains("backends")) continue;
     bool fifo = std::find(w["backends"].begin(), w["backends"].end(), "pool:order=fifo@glibc") != w["backends"].end();
     with_fifo += fifo;
     if (fifo) EXPECT_EQ(w["name"], "long-running:scale=16,connections=8192");
   }
   EXPECT_EQ(with_fifo, 1);
+  // The grid: every backend but the experiment-only one; then each
+  // experiment's own backends.
+  std::size_t cells = 0;
+  const std::size_t reps = config["reps"], grid_backends = backends.size() - 1;
+  for (const auto& w : config["workloads"]) {
+    if (!w.contains("backends")) cells += grid_backends * config["threads"].size() * reps;
+    else cells += w["backends"].size() * w["threads"].size() * (w.contains("reps") ? w["reps"].get<std::size_t>() : reps);
+  }
+  EXPECT_NE(o.out.find("\n" + std::to_string(cells) + " cells"), std::string::npos) << o.out.substr(o.out.rfind('}'));
 }
 
 // AnonHugePages is read at the highest RSS the timeline saw.
