@@ -135,8 +135,24 @@ std::vector<Experiment> claim_experiments() {
       // The general allocators on an aged heap (a 256 MiB churn first, one
       // block in 16 kept live): against the grid's fresh http1-static.
       {"http1-static:age=256", {"null", "glibc", "jemalloc", "mimalloc", "tcmalloc"}, {1}},
-      // What an idle process keeps: RSS for 2 s after the replay, unforced.
-      {"http1-static:idle=2", {"glibc", "jemalloc", "mimalloc", "tcmalloc"}, {1}, 3},
+      // What an idle process keeps (about 8 MiB live at the peak): RSS for
+      // 2 s after the replay, unforced; and with settings that release on
+      // their own (jemalloc's background thread purging dirty pages after 1 s
+      // instead of the default 10 s, mimalloc decommitting at once).
+      {"http1-static:scale=4,idle=2",
+       {"glibc", "jemalloc", "mimalloc", "tcmalloc", "jemalloc[background_thread=true,dirty_decay_ms=1000]",
+        "mimalloc[decommit_delay=0]"},
+       {1},
+       3},
+      // Allocator settings against their defaults at about 16 MiB live:
+      // hugepages (glibc's hugetlb=1 and jemalloc's thp=always ask for
+      // transparent huge pages by madvise, mimalloc's large_os_pages too),
+      // immediate return of free pages, glibc on one arena that never trims.
+      {"http1-static:scale=8",
+       {"null", "glibc", "glibc[hugetlb=1]", "glibc[arena_max=1,trim_threshold=0]", "jemalloc", "jemalloc[thp=always]",
+        "jemalloc[dirty_decay_ms=0,muzzy_decay_ms=0]", "mimalloc", "mimalloc[large_os_pages=true]",
+        "mimalloc[decommit_delay=0]", "tcmalloc", "tcmalloc[aggressive_decommit=true]"},
+       {1}},
   };
 }
 
