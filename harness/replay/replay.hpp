@@ -21,6 +21,11 @@
 //     read once more (a server's last use, e.g. writing a buffer out):
 //     headers first, then bodies, the same bytes the fill wrote; one
 //     interval per chain that frees.
+// One chain in kAccessTimedOneIn (chosen by a per-thread generator, apart
+// from the latency samples) has its fill and its read timed; every chain
+// does both. The time per block of the timed chains, times every block,
+// estimates the whole (two timer reads per chain would cost the harness
+// more than the access it measures on small blocks).
 // Each interval's timer overhead is subtracted as for the batches. Neither
 // counts the ops themselves: `access` is beside `allocator`, not in it. A
 // block allocated and freed inside one chain (the same request's batches
@@ -81,6 +86,9 @@ namespace alloclab::replay {
 
 enum class Touch { none, first, pages, all };
 
+// One chain's access in this many is timed (see "Access" above).
+inline constexpr std::uint32_t kAccessTimedOneIn = 8;
+
 // Think time above this is slept through (all but its last part), not spun.
 inline constexpr std::uint32_t kSleepAboveNs = 200'000;
 
@@ -122,10 +130,12 @@ struct ThreadResult {
   std::uint64_t sampling_ticks = 0;           // spent taking timeline points
   int cpu_first = -1, cpu_last = -1;          // where it ran at its first and last step (sched_getcpu)
   bool pinned = false;                        // its affinity was set to one CPU
-  // Access (see "Access" above): ticks net of the timer overhead, and the
-  // blocks written after allocation (fill) and read before free (read).
-  std::int64_t fill_ticks = 0, read_ticks = 0;
+  // Access (see "Access" above): the blocks written after allocation (fill)
+  // and read before free (read); of them, the blocks of the timed chains,
+  // and their ticks net of the timer overhead.
   std::uint64_t fill_blocks = 0, read_blocks = 0;
+  std::uint64_t fill_timed_blocks = 0, read_timed_blocks = 0;
+  std::int64_t fill_ticks = 0, read_ticks = 0;
   std::uint64_t read_sink = 0;                // what the reads folded (kept so they happen)
 };
 
@@ -471,6 +481,7 @@ class Replayer {
     const std::size_t n = steps.size();
     // Timer reads and which step each chained interval starts at.
     std::uint64_t stamp[kMaxBatch + 1];
+    std::uint64_t access_rng = 0x9E3779B97F4A7C15ull * (th + 1) ^ plan_.ops;
     std::size_t first[kMaxBatch + 1];
     while (i < n) {
       const Step& s = steps[i];
@@ -509,7 +520,10 @@ class Replayer {
       std::size_t j = i;
       int k = 0;
       std::uint64_t failed = 0;
-      stamp[0] = touching ? read_before_free(steps, i, out, overhead) : ticks();
+      // Whether this chain's access is timed: a draw of xorshift64.
+      access_rng ^= access_rng << 13, access_rng ^= access_rng >> 7, access_rng ^= access_rng << 17;
+      const bool time_access = access_rng % kAccessTimedOneIn == 0;
+      stamp[0] = touching ? read_before_free(steps, i, out, overhead, time_access) : ticks();
       do {
         first[k] = j;
         const std::size_t end = j + steps[j].batch;
@@ -517,7 +531,7 @@ class Replayer {
         stamp[++k] = ticks();
       } while (j < n && steps[j].batch != 0 && j - i < kMaxBatch);
       first[k] = j;
-      if (touching) fill(steps, i, j, stamp[k], out, overhead);
+      if (touching) fill(steps, i, j, stamp[k], out, overhead, time_access);
       out.failed += failed;
       for (int m = 0; m < k; ++m) {
         const Step& h = steps[first[m]];
@@ -565,22 +579,35 @@ class Replayer {
   // timer read, which starts the chain (or a fresh read when nothing was
   // read, so a chain with no free pays no access time at all).
   std::uint64_t read_before_free(const std::vector<Step>& steps, std::size_t i, ThreadResult& out,
-                                 std::uint64_t overhead) noexcept {
+                                 std::uint64_t overhead, bool timed) noexcept {
     const std::size_t end = chain_end(steps, i);
     std::size_t blocks = 0;
-    for (std::size_t q = i; q < end; ++q) blocks += frees(steps[q]) && slots_[steps[q].a].p;
-    if (blocks == 0) return ticks();
-    std::uint64_t acc = 0;
-    std::uint64_t r0 = ticks();
-    for (std::size_t q = i; q < end; ++q)
-      if (frees(steps[q]))
-        if (const detail::Slot& s = slots_[steps[q].a]; s.p) acc += detail::read_head(s.p, s.size);
-    for (std::size_t q = i; q < end; ++q)
-      if (frees(steps[q]))
-        if (const detail::Slot& s = slots_[steps[q].a]; s.p) acc += detail::read_body(s.p, s.size, opt_.touch);
+    bool bodies = false;
+    std::uint64_t acc = 0, r0 = 0;
+    for (std::size_t q = i; q < end; ++q) {
+      if (!frees(steps[q])) continue;
+      const detail::Slot& s = slots_[steps[q].a];
+      if (!s.p) continue;
+      if (blocks++ == 0 && timed) r0 = ticks();  // from the first block read: the scan before it is not access
+      acc += detail::read_head(s.p, s.size);
+      bodies |= s.size > 64;
+    }
+    out.read_blocks += blocks;
+    if (blocks == 0 || !timed) {
+      if (bodies && opt_.touch != Touch::first)
+        for (std::size_t q = i; q < end; ++q)
+          if (frees(steps[q]))
+            if (const detail::Slot& s = slots_[steps[q].a]; s.p) acc += detail::read_body(s.p, s.size, opt_.touch);
+      out.read_sink += acc;
+      return ticks();
+    }
+    if (bodies && opt_.touch != Touch::first)
+      for (std::size_t q = i; q < end; ++q)
+        if (frees(steps[q]))
+          if (const detail::Slot& s = slots_[steps[q].a]; s.p) acc += detail::read_body(s.p, s.size, opt_.touch);
     std::uint64_t r1 = ticks();
     out.read_ticks += static_cast<std::int64_t>(r1 - r0) - static_cast<std::int64_t>(overhead);
-    out.read_blocks += blocks;
+    out.read_timed_blocks += blocks;
     out.read_sink += acc;
     return r1;
   }
@@ -589,25 +616,29 @@ class Replayer {
   // blocks it allocated written as --touch says, headers first, then
   // bodies; timed when there was any.
   void fill(const std::vector<Step>& steps, std::size_t i, std::size_t j, std::uint64_t t0, ThreadResult& out,
-            std::uint64_t overhead) noexcept {
+            std::uint64_t overhead, bool timed) noexcept {
     std::size_t blocks = 0;
+    bool bodies = false;
     for (std::size_t q = i; q < j; ++q) {
       const Step& s = steps[q];
       if (s.kind != trace::OpKind::alloc && s.kind != trace::OpKind::realloc) continue;
       const detail::Slot& slot = slots_[s.a];
       if (!slot.p || slot.size == 0) continue;
       detail::write_head(slot.p, slot.size);
+      bodies |= slot.size > 64;
       ++blocks;
     }
     if (blocks == 0) return;
-    if (opt_.touch != Touch::first)
+    if (bodies && opt_.touch != Touch::first)
       for (std::size_t q = i; q < j; ++q) {
         const Step& s = steps[q];
         if (s.kind == trace::OpKind::alloc || s.kind == trace::OpKind::realloc)
           detail::write_body(slots_[s.a].p, slots_[s.a].size, opt_.touch);
       }
-    out.fill_ticks += static_cast<std::int64_t>(ticks() - t0) - static_cast<std::int64_t>(overhead);
     out.fill_blocks += blocks;
+    if (!timed) return;
+    out.fill_ticks += static_cast<std::int64_t>(ticks() - t0) - static_cast<std::int64_t>(overhead);
+    out.fill_timed_blocks += blocks;
   }
 
   // run_thread() without the clock: batches as there, collection on

@@ -53,7 +53,7 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
   Histogram latency[kTimedClasses];
   std::uint64_t failed = 0, wait = 0, refused = 0;
   std::int64_t fill_ticks = 0, read_ticks = 0;
-  std::uint64_t fill_blocks = 0, read_blocks = 0;
+  std::uint64_t fill_blocks = 0, read_blocks = 0, fill_timed = 0, read_timed = 0;
   json per_thread = json::array();
   for (const auto& t : r.threads) {
     std::uint64_t n = 0;
@@ -68,6 +68,7 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
     wait += t.wait_ticks;
     fill_ticks += t.fill_ticks, read_ticks += t.read_ticks;
     fill_blocks += t.fill_blocks, read_blocks += t.read_blocks;
+    fill_timed += t.fill_timed_blocks, read_timed += t.read_timed_blocks;
     per_thread.push_back({{"ops", n},
                           {"wall_seconds", static_cast<double>(t.wall_ticks) * tick_ns / 1e9},
                           {"wait_seconds", static_cast<double>(t.wait_ticks) * tick_ns / 1e9},
@@ -117,13 +118,20 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
   // The application's use of the memory, timed apart from the allocator
   // (harness/replay/replay.hpp, "Access"); none with --touch none.
   if (touch != Touch::none) {
-    double fill_s = static_cast<double>(fill_ticks) * tick_ns / 1e9, read_s = static_cast<double>(read_ticks) * tick_ns / 1e9;
+    // The timed chains' seconds per block, times every block.
+    auto estimate = [&](std::int64_t t, std::uint64_t timed, std::uint64_t all) {
+      return timed ? static_cast<double>(t) * tick_ns / 1e9 / static_cast<double>(timed) * static_cast<double>(all) : 0.0;
+    };
+    double fill_s = estimate(fill_ticks, fill_timed, fill_blocks), read_s = estimate(read_ticks, read_timed, read_blocks);
     out["access"] = {{"requests", plan.request_count},
                      {"fill_blocks", fill_blocks},
                      {"fill_seconds", fill_s},
                      {"read_blocks", read_blocks},
                      {"read_seconds", read_s},
-                     {"seconds", fill_s + read_s}};
+                     {"seconds", fill_s + read_s},
+                     {"timed_one_in", kAccessTimedOneIn},
+                     {"fill_timed_blocks", fill_timed},
+                     {"read_timed_blocks", read_timed}};
   }
   return out;
 }

@@ -313,6 +313,8 @@ void check_replay(const At& r) {
   optional(r, "access", [](const At& a) {
     a.object();
     for (const char* k : {"requests", "fill_blocks", "read_blocks"}) a[k].whole(0, kMaxCount);
+    for (const char* k : {"fill_timed_blocks", "read_timed_blocks"}) optional(a, k, [](const At& n) { n.whole(0, kMaxCount); });
+    optional(a, "timed_one_in", [](const At& n) { n.whole(1, UINT32_MAX); });
     // Net of the timer's overhead: a sum of intervals may fall below zero.
     for (const char* k : {"fill_seconds", "read_seconds", "seconds"}) a[k].number();
   });

@@ -61,6 +61,13 @@ TEST(Access, EveryAllocatedBlockIsFilledAndEveryFreedOneReadAndBothAreTimed) {
     EXPECT_GT(a["fill_seconds"].get<double>(), 0);
     EXPECT_GT(a["read_seconds"].get<double>(), 0);
     EXPECT_DOUBLE_EQ(a["seconds"].get<double>(), a["fill_seconds"].get<double>() + a["read_seconds"].get<double>());
+    // One chain in 8 is timed: about an eighth of the blocks.
+    EXPECT_EQ(a["timed_one_in"], 8);
+    for (const char* k : {"fill", "read"}) {
+      double share = a[std::string(k) + "_timed_blocks"].get<double>() / a[std::string(k) + "_blocks"].get<double>();
+      EXPECT_GT(share, 1.0 / 12) << k;
+      EXPECT_LT(share, 1.0 / 5) << k;
+    }
     EXPECT_LT(a["seconds"].get<double>(), r["wall_seconds"].get<double>());
   }
 }
