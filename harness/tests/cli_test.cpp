@@ -20,15 +20,7 @@ namespace {
 using nlohmann::json;
 using test::alloclab;
 
-
-// A bad-input error is exactly one line on stderr, naming the problem.
-void expect_bad_input(const WorkerOutcome& o, const std::string& needle) {
-  EXPECT_EQ(o.status, WorkerOutcome::Status::exited);
-  EXPECT_EQ(o.exit_code, 2) << o.err;
-  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
-  EXPECT_NE(o.err.find(needle), std::string::npos) << o.err;
-  EXPECT_EQ(o.err.rfind("alloclab: ", 0), 0u) << o.err;
-}
+using test::expect_bad_input;
 
 std::string temp_file(const std::string& name, const std::string& content) {
   std::string path = testing::TempDir() + name;

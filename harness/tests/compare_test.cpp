@@ -186,13 +186,7 @@ json compare_json(const std::string& a, const std::string& b, Args extra, int wa
   return doc.is_discarded() ? json::object() : doc;
 }
 
-void expect_bad_input(const WorkerOutcome& o, const std::string& needle) {
-  EXPECT_EQ(o.status, WorkerOutcome::Status::exited) << o.describe();
-  EXPECT_EQ(o.exit_code, 2) << o.err;
-  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
-  EXPECT_EQ(o.err.rfind("alloclab: ", 0), 0u) << o.err;
-  EXPECT_NE(o.err.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << o.err;
-}
+using test::expect_bad_input;
 
 TEST(Compare, IdenticalFilesAreNoChange) {
   ScratchDir dir;

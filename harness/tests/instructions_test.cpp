@@ -59,12 +59,7 @@ std::map<std::string, json> cells_by_id(const json& doc) {
   return out;
 }
 
-void expect_bad_input(const WorkerOutcome& o, const std::string& needle) {
-  EXPECT_EQ(o.status, WorkerOutcome::Status::exited) << o.describe();
-  EXPECT_EQ(o.exit_code, 2) << o.err;
-  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
-  EXPECT_NE(o.err.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << o.err;
-}
+using test::expect_bad_input;
 
 TEST(Instructions, TwoRunsCountTheSameInstructionsPerOp) {
   SKIP_UNLESS_CALLGRIND();

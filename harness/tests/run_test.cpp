@@ -103,14 +103,7 @@ unsigned usable_cores() {
   return static_cast<unsigned>(CPU_COUNT(&set));
 }
 
-// A bad-input error: exit 2, exactly one line on stderr naming the problem.
-void expect_bad_input(const WorkerOutcome& o, const std::string& needle) {
-  EXPECT_EQ(o.status, WorkerOutcome::Status::exited) << o.describe();
-  EXPECT_EQ(o.exit_code, 2) << o.err;
-  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
-  EXPECT_EQ(o.err.rfind("alloclab: ", 0), 0u) << o.err;
-  EXPECT_NE(o.err.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << o.err;
-}
+using test::expect_bad_input;
 
 void expect_exit(const WorkerOutcome& o, int code) {
   EXPECT_EQ(o.status, WorkerOutcome::Status::exited) << o.describe();

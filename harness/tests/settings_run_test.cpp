@@ -20,34 +20,15 @@ using test::read_json;
 namespace fs = std::filesystem;
 using Args = std::vector<std::string>;
 
-#ifdef ALLOCLAB_SANITIZED
-#define SKIP_IF_SANITIZED() GTEST_SKIP() << "sanitizer build: workers' malloc is the sanitizer's"
-#else
-#define SKIP_IF_SANITIZED() (void)0
-#endif
 
 Args tiny_run(const std::string& backends, const std::string& out) {
   return {"run", "-q", "--workloads", "http-upload", "--requests", "40", "--backends", backends,
           "--threads", "1", "--reps", "1", "-o", out};
 }
 
-void expect_bad_input(const WorkerOutcome& o, const std::string& needle) {
-  EXPECT_EQ(o.status, WorkerOutcome::Status::exited) << o.describe();
-  EXPECT_EQ(o.exit_code, 2) << o.err;
-  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
-  EXPECT_EQ(o.err.rfind("alloclab: ", 0), 0u) << o.err;
-  EXPECT_NE(o.err.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << o.err;
-}
+using test::expect_bad_input;
 
-// Runs alloclab with extra variables in its environment.
-WorkerOutcome alloclab_with_env(Args args, std::vector<std::string> env) {
-  WorkerRequest req;
-  req.argv = {ALLOCLAB_BIN};
-  req.argv.insert(req.argv.end(), args.begin(), args.end());
-  req.env = std::move(env);
-  req.timeout = std::chrono::seconds(120);
-  return run_worker(req);
-}
+using test::alloclab_with_env;
 
 TEST(SettingsRun, EachCellRecordsTheSettingsItsWorkerReadBack) {
   SKIP_IF_SANITIZED();

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -36,6 +37,27 @@ inline WorkerOutcome alloclab(std::vector<std::string> args, std::chrono::second
   req.argv.insert(req.argv.end(), args.begin(), args.end());
   req.timeout = timeout;
   return run_worker(req);
+}
+
+// Runs build/alloclab with env (NAME=value) added to its environment.
+inline WorkerOutcome alloclab_with_env(std::vector<std::string> args, std::vector<std::string> env,
+                                       std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  WorkerRequest req;
+  req.argv = {ALLOCLAB_BIN};
+  req.argv.insert(req.argv.end(), args.begin(), args.end());
+  req.env = std::move(env);
+  req.timeout = timeout;
+  return run_worker(req);
+}
+
+// Bad input, as every command reports it: exit 2 and one line on stderr,
+// "alloclab: ...", naming `needle`.
+inline void expect_bad_input(const WorkerOutcome& o, const std::string& needle) {
+  EXPECT_EQ(o.status, WorkerOutcome::Status::exited) << o.describe();
+  EXPECT_EQ(o.exit_code, 2) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  EXPECT_EQ(o.err.rfind("alloclab: ", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find(needle), std::string::npos) << "wanted '" << needle << "' in: " << o.err;
 }
 
 // Runs alloclab-worker directly with an explicit LD_PRELOAD.
