@@ -270,12 +270,17 @@ class Data:
                 return w
         return {}
 
+    def has_replay_options(self, workload):
+        """Whether the workload's cells ran on an aged heap or sat idle after the replay (age=, idle=): the
+        model's trace, but not a fresh cell's memory figures."""
+        cfg = self.workload_config(workload)
+        return bool(cfg.get("age_bytes") or cfg.get("idle_seconds"))
+
     def is_plain(self, workload):
         """A model's workload at its own options only: no KEY=VALUE of the model's (params) and none of the
         replay's (an aged heap, an idle tail), so its figures are the model's as such."""
         cfg = self.workload_config(workload)
-        return bool(cfg.get("model")) and not cfg.get("params") and not cfg.get("age_bytes") \
-            and not cfg.get("idle_seconds")
+        return bool(cfg.get("model")) and not cfg.get("params") and not self.has_replay_options(workload)
 
     def workload_model(self, workload):
         for w in self.config.get("workloads", []):

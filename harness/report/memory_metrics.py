@@ -26,7 +26,7 @@ def overhead_fit(data, b, model):
     proportional, points {workload: (live, overhead)})."""
     pts = {}
     for w in data.workload_names:
-        if data.workload_config(w).get("model") != model:
+        if data.workload_config(w).get("model") != model or data.has_replay_options(w):
             continue
         o, live = _rss_overhead_bytes(data, b, w)
         if o is not None:
@@ -65,7 +65,8 @@ def m_memory_ratio(data, p):
     the largest workload of a model."""
     nb, db, model = p["num"], p["den"], p.get("model", "http1-static")
     _need(data, nb, db, NULL)
-    ws = [w for w in data.workload_names if data.workload_config(w).get("model") == model]
+    ws = [w for w in data.workload_names
+          if data.workload_config(w).get("model") == model and not data.has_replay_options(w)]
     sized = []
     for w in ws:
         live = data.metric(nb, w, 1, "peak_live_bytes")

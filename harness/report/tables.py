@@ -242,7 +242,7 @@ def memory_by_size(data, model="http1-static"):
     """Overhead = fixed + proportional × live, fitted per backend over the sizes of one model."""
     sizes = []
     for w in data.workload_names:
-        if data.workload_config(w).get("model") == model:
+        if data.workload_config(w).get("model") == model and not data.has_replay_options(w):
             live = (data.workload_info(w) or {}).get("peak_live_bytes")
             if live:
                 sizes.append((live, w))

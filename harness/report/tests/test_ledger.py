@@ -164,6 +164,36 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(v.verdict, "holds")
         self.assertIn("1 MiB fixed", v.detail)
 
+    def test_aged_and_idle_workloads_stay_out_of_the_memory_fit(self):
+        # The same sizes as above, plus an aged heap (a baseline far above a fresh one: a decoy whose overhead
+        # would bend the fit) and an idle tail that the null backend never ran (which would leave nothing to net
+        # out): neither is a size of the model, so the fit is the fresh one's.
+        mib = 2 ** 20
+        sizes = {"s": 2 * mib, "m": 16 * mib, "l": 128 * mib}
+        groups = []
+        for w, live in sizes.items():
+            groups.append({"backend": "glibc", "workload": w,
+                           "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": live * 1.1 + 1.5 * mib}})
+            groups.append({"backend": "null", "workload": w,
+                           "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": 0.5 * mib}})
+        groups.append({"backend": "glibc", "workload": "s:age=256",
+                       "metrics": {"peak_live_bytes": 2 * mib, "rss_at_peak_live_bytes": 90 * mib}})
+        groups.append({"backend": "null", "workload": "s:age=256",
+                       "metrics": {"peak_live_bytes": 2 * mib, "rss_at_peak_live_bytes": 0.5 * mib}})
+        groups.append({"backend": "glibc", "workload": "s:idle=2",
+                       "metrics": {"peak_live_bytes": 2 * mib, "rss_at_peak_live_bytes": 40 * mib}})
+        cw = [{"name": w, "model": "http1-static", "requests": 10, **({"params": {"scale": "8"}} if w != "s" else {})}
+              for w in sizes]
+        cw += [{"name": "s:age=256", "model": "http1-static", "requests": 10, "age_bytes": 256 * mib,
+                "backends": ["null", "glibc"], "threads": [1]},
+               {"name": "s:idle=2", "model": "http1-static", "requests": 10, "idle_seconds": 2.0,
+                "backends": ["glibc"], "threads": [1]}]
+        r = results(groups, workloads=tuple(sizes) + ("s:age=256", "s:idle=2"), config_workloads=cw)
+        v = evaluate(claim({"kind": "overhead", "backend": "glibc", "model": "http1-static"}, {"range": [5, 15]}),
+                     Data(r))
+        self.assertAlmostEqual(v.value, 10.0, places=6)
+        self.assertEqual(v.verdict, "holds")
+
     def test_overhead_needs_three_sizes(self):
         r = results(with_null([{"backend": "glibc", "workload": "w1",
                                 "metrics": {"peak_live_bytes": 100, "rss_at_peak_live_bytes": 300}}],
