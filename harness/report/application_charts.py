@@ -126,7 +126,13 @@ def draw_idle(series, styles):
         ax.set_ylabel("RSS above the forced-release floor, MiB")
         ax.set_title(w)
         ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
-    legend_right(fig, styles.handles(backends_seen), 0.80)
+    if max(map(len, backends_seen), default=0) <= 24:
+        legend_right(fig, styles.handles(backends_seen), 0.80)
+    else:
+        # Settings make long names (jemalloc[background_thread=true,...]): below the plot, whole.
+        rows = (len(backends_seen) + 1) // 2
+        fig.subplots_adjust(bottom=0.16 + 0.05 * rows)
+        fig.legend(handles=styles.handles(backends_seen), loc="lower center", ncol=2, frameon=False, fontsize=8)
     return fig, ("RSS while the process sits idle after the replay and the frees (replay.memory.idle, a reading every "
                  "0.1 s), above the same cell's RSS after the forced release (floor_rss_bytes, the line at 0): a "
                  "falling line is memory the allocator returns on its own; what is left at the end it returns only "
