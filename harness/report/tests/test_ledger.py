@@ -145,19 +145,25 @@ class Verdicts(unittest.TestCase):
         self.assertEqual(evaluate(claim(m, rule), d).verdict, "inconclusive")
         self.assertEqual(evaluate(claim(m, {"order": ["C", "A", "B"]}), d).verdict, "refuted")
 
-    def test_overhead_is_the_proportional_part_of_a_fit_over_sizes_on_rss(self):
-        # overhead = 1 MiB fixed + 10% of live, plus the harness's own 0.5 MiB that the null backend shows.
-        mib = 2 ** 20
-        sizes = {"s": 2 * mib, "m": 16 * mib, "l": 128 * mib}
-        groups = []
-        for w, live in sizes.items():
+    MIB = 2 ** 20
+    SIZES = {"s": 2 * MIB, "m": 16 * MIB, "l": 128 * MIB}
+
+    def _fit_sizes(self):
+        """glibc's overhead = 1 MiB fixed + 10% of live, plus the harness's own 0.5 MiB that the null backend
+        shows, at three sizes of http1-static: (groups, config workloads)."""
+        mib, groups = self.MIB, []
+        for w, live in self.SIZES.items():
             groups.append({"backend": "glibc", "workload": w,
                            "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": live * 1.1 + 1.5 * mib}})
             groups.append({"backend": "null", "workload": w,
                            "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": 0.5 * mib}})
         cw = [{"name": w, "model": "http1-static", "requests": 10, **({"params": {"scale": "8"}} if w != "s" else {})}
-              for w in sizes]
-        r = results(groups, workloads=tuple(sizes), config_workloads=cw)
+              for w in self.SIZES]
+        return groups, cw
+
+    def test_overhead_is_the_proportional_part_of_a_fit_over_sizes_on_rss(self):
+        groups, cw = self._fit_sizes()
+        r = results(groups, workloads=tuple(self.SIZES), config_workloads=cw)
         v = evaluate(claim({"kind": "overhead", "backend": "glibc", "model": "http1-static"}, {"range": [5, 15]}),
                      Data(r))
         self.assertAlmostEqual(v.value, 10.0, places=6)
@@ -165,30 +171,22 @@ class Verdicts(unittest.TestCase):
         self.assertIn("1 MiB fixed", v.detail)
 
     def test_aged_and_idle_workloads_stay_out_of_the_memory_fit(self):
-        # The same sizes as above, plus an aged heap (a baseline far above a fresh one: a decoy whose overhead
-        # would bend the fit) and an idle tail that the null backend never ran (which would leave nothing to net
-        # out): neither is a size of the model, so the fit is the fresh one's.
-        mib = 2 ** 20
-        sizes = {"s": 2 * mib, "m": 16 * mib, "l": 128 * mib}
-        groups = []
-        for w, live in sizes.items():
-            groups.append({"backend": "glibc", "workload": w,
-                           "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": live * 1.1 + 1.5 * mib}})
-            groups.append({"backend": "null", "workload": w,
-                           "metrics": {"peak_live_bytes": live, "rss_at_peak_live_bytes": 0.5 * mib}})
+        # The sizes above, plus an aged heap (a baseline far above a fresh one: a decoy whose overhead would bend
+        # the fit) and an idle tail that the null backend never ran (which would leave nothing to net out):
+        # neither is a size of the model, so the fit is the fresh one's.
+        mib = self.MIB
+        groups, cw = self._fit_sizes()
         groups.append({"backend": "glibc", "workload": "s:age=256",
                        "metrics": {"peak_live_bytes": 2 * mib, "rss_at_peak_live_bytes": 90 * mib}})
         groups.append({"backend": "null", "workload": "s:age=256",
                        "metrics": {"peak_live_bytes": 2 * mib, "rss_at_peak_live_bytes": 0.5 * mib}})
         groups.append({"backend": "glibc", "workload": "s:idle=2",
                        "metrics": {"peak_live_bytes": 2 * mib, "rss_at_peak_live_bytes": 40 * mib}})
-        cw = [{"name": w, "model": "http1-static", "requests": 10, **({"params": {"scale": "8"}} if w != "s" else {})}
-              for w in sizes]
         cw += [{"name": "s:age=256", "model": "http1-static", "requests": 10, "age_bytes": 256 * mib,
                 "backends": ["null", "glibc"], "threads": [1]},
                {"name": "s:idle=2", "model": "http1-static", "requests": 10, "idle_seconds": 2.0,
                 "backends": ["glibc"], "threads": [1]}]
-        r = results(groups, workloads=tuple(sizes) + ("s:age=256", "s:idle=2"), config_workloads=cw)
+        r = results(groups, workloads=tuple(self.SIZES) + ("s:age=256", "s:idle=2"), config_workloads=cw)
         v = evaluate(claim({"kind": "overhead", "backend": "glibc", "model": "http1-static"}, {"range": [5, 15]}),
                      Data(r))
         self.assertAlmostEqual(v.value, 10.0, places=6)
