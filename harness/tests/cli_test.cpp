@@ -22,8 +22,9 @@ using test::alloclab;
 
 using test::expect_bad_input;
 
-std::string temp_file(const std::string& name, const std::string& content) {
-  std::string path = testing::TempDir() + name;
+// Writes `content` to `name` in dir (removed with it: nothing left behind).
+std::string temp_file(const test::ScratchDir& dir, const std::string& name, const std::string& content) {
+  std::string path = dir / name;
   std::ofstream(path) << content;
   return path;
 }
@@ -145,7 +146,8 @@ TEST(Cli, HangingAllocatorTimesOutAndTheRunGoesOn) {
 
 TEST(Cli, AllocatorsFileNamesPreloadLibraries) {
   SKIP_IF_SANITIZED();
-  std::string file = temp_file("allocators.txt", "# name path\nje2 " +
+  test::ScratchDir dir;
+  std::string file = temp_file(dir, "allocators.txt", "# name path\nje2 " +
                                                      std::string(library_preload_path(Library::jemalloc)) + "\n");
   auto o = alloclab({"--allocators", file, "smoke", "--json", "--rounds", "10000", "--backends", "je2,bump@je2"});
   ASSERT_TRUE(o.ok()) << o.describe();
@@ -160,11 +162,12 @@ TEST(Cli, AllocatorsFileNamesPreloadLibraries) {
 }
 
 TEST(Cli, MalformedAllocatorsFile) {
-  expect_bad_input(alloclab({"--allocators", temp_file("bad1.txt", "justaname\n"), "list"}),
+  test::ScratchDir dir;
+  expect_bad_input(alloclab({"--allocators", temp_file(dir, "bad1.txt", "justaname\n"), "list"}),
                    "bad1.txt:1: expected 'name path'");
-  expect_bad_input(alloclab({"--allocators", temp_file("bad2.txt", "glibc /x.so\n"), "list"}),
+  expect_bad_input(alloclab({"--allocators", temp_file(dir, "bad2.txt", "glibc /x.so\n"), "list"}),
                    "is a built-in backend name");
-  expect_bad_input(alloclab({"--allocators", temp_file("bad3.txt", "a /x.so\na /y.so\n"), "list"}),
+  expect_bad_input(alloclab({"--allocators", temp_file(dir, "bad3.txt", "a /x.so\na /y.so\n"), "list"}),
                    "bad3.txt:2: 'a' is defined twice");
   expect_bad_input(alloclab({"--allocators", "/nonexistent/allocs.txt", "list"}), "cannot read");
 }
@@ -173,9 +176,10 @@ TEST(Cli, MalformedAllocatorsFile) {
 // and exit 2, not a silent 0 with half a file: for a command that prints a
 // little and one that prints a lot.
 TEST(Cli, AFailedWriteToStandardOutputIsBadInput) {
-  const std::string trace = testing::TempDir() + "stdout_full.trace";
+  test::ScratchDir dir;
+  const std::string trace = dir / "stdout_full.trace";
   ASSERT_TRUE(alloclab({"trace", "gen", "http1-static", "--requests", "200", "-o", trace}).ok());
-  const std::string err = testing::TempDir() + "stdout_full.err";
+  const std::string err = dir / "stdout_full.err";
   const std::vector<std::string> commands = {"list", "trace text '" + trace + "'", "trace info --json '" + trace + "'"};
   for (const std::string& args : commands) {
     SCOPED_TRACE(args);
@@ -187,8 +191,6 @@ TEST(Cli, AFailedWriteToStandardOutputIsBadInput) {
     EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
     EXPECT_NE(text.find("alloclab: cannot write standard output: No space left on device"), std::string::npos) << text;
   }
-  std::remove(trace.c_str());
-  std::remove(err.c_str());
 }
 
 }  // namespace
