@@ -523,13 +523,14 @@ class Replayer {
       // Whether this chain's access is timed: a draw of xorshift64.
       access_rng ^= access_rng << 13, access_rng ^= access_rng >> 7, access_rng ^= access_rng << 17;
       const bool time_access = access_rng % kAccessTimedOneIn == 0;
-      stamp[0] = touching ? read_before_free(steps, i, out, overhead, time_access) : ticks();
+      const std::size_t end = chain_end(steps, i);
+      stamp[0] = touching ? read_before_free(steps, i, end, out, overhead, time_access) : ticks();
       do {
         first[k] = j;
         const std::size_t end = j + steps[j].batch;
         for (; j < end; ++j) failed += !exec(b, steps[j], th);
         stamp[++k] = ticks();
-      } while (j < n && steps[j].batch != 0 && j - i < kMaxBatch);
+      } while (j < end);
       first[k] = j;
       if (touching) fill(steps, i, j, stamp[k], out, overhead, time_access);
       out.failed += failed;
@@ -560,8 +561,9 @@ class Replayer {
     mine.ops.store(done, std::memory_order_relaxed);
   }
 
-  // Where the chain starting at step i ends: as run_thread's loop will
-  // find it (batches back to back until an untimed step or kMaxBatch).
+  // Where the chain starting at step i ends: batches back to back until an
+  // untimed step or kMaxBatch steps. Found once per chain, before its read
+  // and its ops.
   static std::size_t chain_end(const std::vector<Step>& steps, std::size_t i) noexcept {
     const std::size_t n = steps.size();
     std::size_t j = i;
@@ -578,9 +580,8 @@ class Replayer {
   // still live, read (headers, then bodies) and timed. Returns the last
   // timer read, which starts the chain (or a fresh read when nothing was
   // read, so a chain with no free pays no access time at all).
-  std::uint64_t read_before_free(const std::vector<Step>& steps, std::size_t i, ThreadResult& out,
+  std::uint64_t read_before_free(const std::vector<Step>& steps, std::size_t i, std::size_t end, ThreadResult& out,
                                  std::uint64_t overhead, bool timed) noexcept {
-    const std::size_t end = chain_end(steps, i);
     std::size_t blocks = 0;
     bool bodies = false;
     std::uint64_t acc = 0, r0 = 0;

@@ -30,15 +30,6 @@ extern char** environ;
 
 namespace alloclab::test {
 
-// Runs build/alloclab with args; preload as in WorkerRequest.
-inline WorkerOutcome alloclab(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-  WorkerRequest req;
-  req.argv = {ALLOCLAB_BIN};
-  req.argv.insert(req.argv.end(), args.begin(), args.end());
-  req.timeout = timeout;
-  return run_worker(req);
-}
-
 // Runs build/alloclab with env (NAME=value) added to its environment.
 inline WorkerOutcome alloclab_with_env(std::vector<std::string> args, std::vector<std::string> env,
                                        std::chrono::seconds timeout = std::chrono::seconds(120)) {
@@ -48,6 +39,11 @@ inline WorkerOutcome alloclab_with_env(std::vector<std::string> args, std::vecto
   req.env = std::move(env);
   req.timeout = timeout;
   return run_worker(req);
+}
+
+// Runs build/alloclab with args.
+inline WorkerOutcome alloclab(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  return alloclab_with_env(std::move(args), {}, timeout);
 }
 
 // Bad input, as every command reports it: exit 2 and one line on stderr,
