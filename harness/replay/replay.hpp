@@ -10,6 +10,11 @@
 // gives the means. A sampled step (1 in N) runs alone between two reads,
 // overhead subtracted, into a log-linear histogram: that gives the tails.
 // Waits, signals and think time are never timed.
+// The plan groups the batches into chains, timed back to back, and lists
+// each chain's frees and allocations (replay_plan.hpp: Chain, Access), so
+// the loop scans no step to find them; the next chain's steps are
+// prefetched while one runs, so a cache miss on the plan does not land in
+// an allocator's interval.
 //
 // Access. Using the memory is timed apart from the allocator, as the
 // application's time (`access`), so an allocator's placement shows in what
@@ -19,8 +24,10 @@
 //     then their bodies; one interval per chain that allocated;
 //   - read: before a chain that frees blocks, the blocks it will free are
 //     read once more (a server's last use, e.g. writing a buffer out):
-//     headers first, then bodies, the same bytes the fill wrote; one
-//     interval per chain that frees.
+//     headers first, then bodies, one byte in each cache line of the header
+//     and in each page (--touch all: each line) of the body the fill wrote,
+//     so every line the fill dirtied there is fetched again; one interval
+//     per chain that frees.
 // One chain in kAccessTimedOneIn (chosen by a per-thread generator, apart
 // from the latency samples) has its fill and its read timed; every chain
 // does both. The time per block of the timed chains, times every block,
@@ -183,15 +190,21 @@ struct Slot {
 };
 
 // Writes 0xA5 to the first min(n, 64) bytes: a block's header, as a server
-// fills it. Stores of 8 bytes (the last one overlapping) rather than a call
-// to memset, whose dispatch costs more than the store for these sizes.
+// fills it. Stores of 16 bytes (overlapping where n is not a multiple of
+// 16), rather than a call to memset, whose dispatch costs more than the
+// stores for these sizes.
 inline void write_head(void* p, std::size_t n) noexcept {
   constexpr std::uint64_t kPattern = 0xA5A5A5A5A5A5A5A5ull;
+  static constexpr std::uint64_t kWide[2] = {kPattern, kPattern};
   auto* c = static_cast<char*>(p);
   if (n >= 64) {
-    for (std::size_t off = 0; off < 64; off += 8) std::memcpy(c + off, &kPattern, 8);
+    for (std::size_t off = 0; off < 64; off += 16) std::memcpy(c + off, kWide, 16);
+  } else if (n >= 16) {
+    std::memcpy(c, kWide, 16);
+    if (n > 32) std::memcpy(c + 16, kWide, 16), std::memcpy(c + n - 32, kWide, 16);
+    std::memcpy(c + n - 16, kWide, 16);
   } else if (n >= 8) {
-    for (std::size_t off = 0; off + 8 <= n; off += 8) std::memcpy(c + off, &kPattern, 8);
+    std::memcpy(c, &kPattern, 8);
     std::memcpy(c + n - 8, &kPattern, 8);
   } else {
     for (std::size_t off = 0; off < n; ++off) c[off] = char(0xA5);
@@ -213,14 +226,15 @@ inline void write_body(void* p, std::size_t n, Touch mode) noexcept {
   for (std::size_t off = kPage - reinterpret_cast<std::uintptr_t>(p) % kPage; off < n; off += kPage) v[off] = char(0xA5);
 }
 
-// Reads what write_head wrote (the first min(n, 64) bytes), folding it into
-// a value the caller keeps, so the loads cannot be dropped.
+// Reads what write_head wrote (the first min(n, 64) bytes) as a cache sees
+// it: one byte of each line the header lies in (its first and its last
+// byte; a line is fetched whole), folded into a value the caller keeps, so
+// the loads cannot be dropped.
 inline std::uint64_t read_head(const void* p, std::size_t n) noexcept {
   auto* c = static_cast<const volatile unsigned char*>(p);
-  std::uint64_t acc = 0;
   std::size_t end = n < 64 ? n : 64;
-  for (std::size_t off = 0; off < end; off += 8) acc += c[off];
-  return acc;
+  if (end == 0) return 0;
+  return std::uint64_t{c[0]} + c[end - 1];
 }
 
 // Reads what write_body wrote: one byte of every further page (pages) or
@@ -469,6 +483,9 @@ class Replayer {
 
   void run_thread(std::uint32_t th, ThreadResult& out) {
     const std::vector<Step>& steps = plan_.threads[th];
+    const std::vector<Chain>& chains = plan_.chains[th];
+    const std::uint32_t* reads = plan_.access[th].reads.data();
+    const std::uint32_t* fills = plan_.access[th].fills.data();
     B& b = backend(th);
     const std::uint64_t overhead = static_cast<std::uint64_t>(clock_.overhead_ticks + 0.5);
     const bool touching = opt_.touch != Touch::none;
@@ -477,14 +494,13 @@ class Replayer {
     std::uint64_t done = 0;
     std::uint64_t next_check = check_stride_;
     std::uint64_t t_begin = ticks();
-    std::size_t i = 0;
-    const std::size_t n = steps.size();
     // Timer reads and which step each chained interval starts at.
     std::uint64_t stamp[kMaxBatch + 1];
     std::uint64_t access_rng = 0x9E3779B97F4A7C15ull * (th + 1) ^ plan_.ops;
     std::size_t first[kMaxBatch + 1];
-    while (i < n) {
-      const Step& s = steps[i];
+    for (std::size_t c = 0; c < chains.size(); ++c) {
+      const Chain& ch = chains[c];
+      const Step& s = steps[ch.begin];
       if (s.batch == 0) [[unlikely]] {  // untimed: a wait, a signal, a think
         switch (s.kind) {
           case trace::OpKind::wait: {
@@ -509,30 +525,31 @@ class Replayer {
           default:
             break;
         }
-        ++i;
         continue;
       }
-      // A chain of timed intervals: the batches the plan marked (a sampled
-      // step is a batch of its own), back to back, one timer read between
-      // each two, until an untimed step or kMaxBatch steps. Each interval is
-      // charged to its own class and request; the untimed work for all of
-      // them (touching the new blocks) follows the chain.
-      std::size_t j = i;
+      // The next chain's steps are fetched while this one runs, so its ops
+      // find them in cache: a miss on the trace is not the allocator's time.
+      if (c + 1 < chains.size()) prefetch_steps(steps, chains[c + 1]);
+      // A chain of timed intervals (replay_plan.hpp): the batches the plan
+      // marked (a sampled step is a batch of its own), back to back, one
+      // timer read between each two. Each interval is charged to its own
+      // class and request; the chain's access (its frees read before, its
+      // new blocks filled after) is outside every interval.
+      std::size_t j = ch.begin;
       int k = 0;
       std::uint64_t failed = 0;
       // Whether this chain's access is timed: a draw of xorshift64.
       access_rng ^= access_rng << 13, access_rng ^= access_rng >> 7, access_rng ^= access_rng << 17;
       const bool time_access = access_rng % kAccessTimedOneIn == 0;
-      const std::size_t end = chain_end(steps, i);
-      stamp[0] = touching ? read_before_free(steps, i, end, out, overhead, time_access) : ticks();
+      stamp[0] = touching && ch.frees ? read_before_free(reads, ch, out, overhead, time_access) : ticks();
       do {
         first[k] = j;
         const std::size_t end = j + steps[j].batch;
         for (; j < end; ++j) failed += !exec(b, steps[j], th);
         stamp[++k] = ticks();
-      } while (j < end);
+      } while (j < ch.end);
       first[k] = j;
-      if (touching) fill(steps, i, j, stamp[k], out, overhead, time_access);
+      if (touching && ch.allocs) fill(fills, ch, stamp[k], out, overhead, time_access);
       out.failed += failed;
       for (int m = 0; m < k; ++m) {
         const Step& h = steps[first[m]];
@@ -544,9 +561,8 @@ class Replayer {
         }
         charge(out, h, d, overhead, first[m + 1] - first[m]);
       }
-      for (std::size_t q = i; q < j; ++q) live += steps[q].live_delta;
-      done += j - i;
-      i = j;
+      live += ch.live_delta;
+      done += ch.end - ch.begin;
       mine.ops.store(done, std::memory_order_relaxed);
       mine.live.store(live, std::memory_order_relaxed);
       if (done >= next_check) {
@@ -561,69 +577,53 @@ class Replayer {
     mine.ops.store(done, std::memory_order_relaxed);
   }
 
-  // Where the chain starting at step i ends: batches back to back until an
-  // untimed step or kMaxBatch steps. Found once per chain, before its read
-  // and its ops.
-  static std::size_t chain_end(const std::vector<Step>& steps, std::size_t i) noexcept {
-    const std::size_t n = steps.size();
-    std::size_t j = i;
-    do j += steps[j].batch;
-    while (j < n && steps[j].batch != 0 && j - i < kMaxBatch);
-    return j;
+  // Asks for a chain's steps to be brought into cache (one prefetch a line).
+  static void prefetch_steps(const std::vector<Step>& steps, const Chain& ch) noexcept {
+    const char* p = reinterpret_cast<const char*>(steps.data() + ch.begin);
+    const char* e = reinterpret_cast<const char*>(steps.data() + ch.end);
+    for (; p < e; p += 64) __builtin_prefetch(p);
   }
 
-  static bool frees(const Step& s) noexcept {
-    return s.kind == trace::OpKind::free || s.kind == trace::OpKind::release;
-  }
-
-  // The access read before the chain at step i: every block it will free,
-  // still live, read (headers, then bodies) and timed. Returns the last
-  // timer read, which starts the chain (or a fresh read when nothing was
-  // read, so a chain with no free pays no access time at all).
-  std::uint64_t read_before_free(const std::vector<Step>& steps, std::size_t i, std::size_t end, ThreadResult& out,
+  // The access read before chain `ch`: every block it will free, still live,
+  // read (headers, then bodies) and timed if `timed`. Returns the last timer
+  // read, which starts the chain.
+  std::uint64_t read_before_free(const std::uint32_t* reads, const Chain& ch, ThreadResult& out,
                                  std::uint64_t overhead, bool timed) noexcept {
     std::size_t blocks = 0;
     bool bodies = false;
     std::uint64_t acc = 0, r0 = 0;
-    for (std::size_t q = i; q < end; ++q) {
-      if (!frees(steps[q])) continue;
-      const detail::Slot& s = slots_[steps[q].a];
+    const std::uint32_t* begin = reads + ch.read_at;
+    const std::uint32_t* end = begin + ch.frees;
+    for (const std::uint32_t* q = begin; q < end; ++q) {
+      const detail::Slot& s = slots_[*q];
       if (!s.p) continue;
-      if (blocks++ == 0 && timed) r0 = ticks();  // from the first block read: the scan before it is not access
+      if (blocks++ == 0 && timed) r0 = ticks();  // from the first block read: finding it is not access
       acc += detail::read_head(s.p, s.size);
       bodies |= s.size > 64;
     }
     out.read_blocks += blocks;
-    if (blocks == 0 || !timed) {
-      if (bodies && opt_.touch != Touch::first)
-        for (std::size_t q = i; q < end; ++q)
-          if (frees(steps[q]))
-            if (const detail::Slot& s = slots_[steps[q].a]; s.p) acc += detail::read_body(s.p, s.size, opt_.touch);
-      out.read_sink += acc;
-      return ticks();
-    }
     if (bodies && opt_.touch != Touch::first)
-      for (std::size_t q = i; q < end; ++q)
-        if (frees(steps[q]))
-          if (const detail::Slot& s = slots_[steps[q].a]; s.p) acc += detail::read_body(s.p, s.size, opt_.touch);
+      for (const std::uint32_t* q = begin; q < end; ++q)
+        if (const detail::Slot& s = slots_[*q]; s.p) acc += detail::read_body(s.p, s.size, opt_.touch);
+    out.read_sink += acc;
     std::uint64_t r1 = ticks();
+    if (blocks == 0 || !timed) return r1;
     out.read_ticks += static_cast<std::int64_t>(r1 - r0) - static_cast<std::int64_t>(overhead);
     out.read_timed_blocks += blocks;
-    out.read_sink += acc;
     return r1;
   }
 
-  // The fill after the chain [i, j), whose last timer read was `t0`: the
-  // blocks it allocated written as --touch says, headers first, then
-  // bodies; timed when there was any.
-  void fill(const std::vector<Step>& steps, std::size_t i, std::size_t j, std::uint64_t t0, ThreadResult& out,
+  // The fill after chain `ch`, whose last timer read was `t0`: the blocks it
+  // allocated written as --touch says, headers first, then bodies; timed if
+  // `timed` and there was any.
+  void fill(const std::uint32_t* fills, const Chain& ch, std::uint64_t t0, ThreadResult& out,
             std::uint64_t overhead, bool timed) noexcept {
     std::size_t blocks = 0;
     bool bodies = false;
-    for (std::size_t q = i; q < j; ++q) {
-      const Step& s = steps[q];
-      if (s.kind != trace::OpKind::alloc && s.kind != trace::OpKind::realloc) continue;
-      const detail::Slot& slot = slots_[s.a];
+    const std::uint32_t* begin = fills + ch.fill_at;
+    const std::uint32_t* end = begin + ch.allocs;
+    for (const std::uint32_t* q = begin; q < end; ++q) {
+      const detail::Slot& slot = slots_[*q];
       if (!slot.p || slot.size == 0) continue;
       detail::write_head(slot.p, slot.size);
       bodies |= slot.size > 64;
@@ -631,11 +631,7 @@ class Replayer {
     }
     if (blocks == 0) return;
     if (bodies && opt_.touch != Touch::first)
-      for (std::size_t q = i; q < j; ++q) {
-        const Step& s = steps[q];
-        if (s.kind == trace::OpKind::alloc || s.kind == trace::OpKind::realloc)
-          detail::write_body(slots_[s.a].p, slots_[s.a].size, opt_.touch);
-      }
+      for (const std::uint32_t* q = begin; q < end; ++q) detail::write_body(slots_[*q].p, slots_[*q].size, opt_.touch);
     out.fill_blocks += blocks;
     if (!timed) return;
     out.fill_ticks += static_cast<std::int64_t>(ticks() - t0) - static_cast<std::int64_t>(overhead);

@@ -218,7 +218,10 @@ nlohmann::json count_cell(Make make, const Plan& plan, const CellOptions& o) {
   BackendStats stats;
   AllocatorCounters after_replay;
   {
-    Replayer<B> replayer(plan, backends, ClockCalibration{}, {o.touch, 0, nullptr});
+    ReplayOptions ro;
+    ro.touch = o.touch;
+    ro.rss_samples = 0;
+    Replayer<B> replayer(plan, backends, ClockCalibration{}, ro);
     release_free_memory();
     r = replayer.count();
     after_replay = read_allocator_counters();

@@ -32,6 +32,7 @@ struct PlanObserver {
   const trace::Walker& walker;
   std::vector<std::uint64_t> next;      // per thread: index of its next op
   std::vector<std::uint32_t> request_index;  // per scope: request index + 1
+  std::vector<std::vector<std::int64_t>> live_delta;  // per thread and step: live bytes after minus before
 
   Step& step(std::uint32_t th) { return plan.threads[th][next[th]++]; }
   std::uint32_t request_of(std::uint32_t scope_plus1) const {
@@ -43,14 +44,14 @@ struct PlanObserver {
   void on_alloc(std::uint32_t th, const Op& op, const SlotState&, std::uint64_t) {
     Step& s = step(th);
     s.cls = OpClass::alloc;
-    s.live_delta = static_cast<std::int32_t>(op.b);
+    live_delta[th][next[th] - 1] = static_cast<std::int64_t>(op.b);
     s.scope = op.c;
     s.request = request_of(op.c);
   }
   void on_free(std::uint32_t th, const Op&, const SlotState& slot, std::uint64_t) {
     Step& s = step(th);
     s.cls = OpClass::free;
-    s.live_delta = -static_cast<std::int32_t>(slot.size);
+    live_delta[th][next[th] - 1] = -static_cast<std::int64_t>(slot.size);
     s.scope = slot.scope;
     s.request = request_of(slot.scope);
     if (slot.scope == kNoScope && th != slot.alloc_thread) plan.crosses_threads = true;
@@ -58,7 +59,7 @@ struct PlanObserver {
   void on_realloc(std::uint32_t th, const Op& op, std::uint32_t old_size, const SlotState& slot) {
     Step& s = step(th);
     s.cls = OpClass::realloc;
-    s.live_delta = static_cast<std::int32_t>(op.b) - static_cast<std::int32_t>(old_size);
+    live_delta[th][next[th] - 1] = static_cast<std::int64_t>(op.b) - static_cast<std::int64_t>(old_size);
     s.scope = slot.scope;
     s.request = request_of(slot.scope);
     if (slot.scope == kNoScope && th != slot.alloc_thread) plan.crosses_threads = true;
@@ -105,7 +106,8 @@ Plan make_plan(const trace::Trace& t, std::uint32_t sample_one_in, std::uint64_t
   }
   trace::Walker walker(t);
   PlanObserver obs{plan, walker, std::vector<std::uint64_t>(t.threads.size(), 0),
-                   std::vector<std::uint32_t>(t.scope_count, 0)};
+                   std::vector<std::uint32_t>(t.scope_count, 0), {}};
+  for (const auto& steps : plan.threads) obs.live_delta.emplace_back(steps.size(), 0);
   walker.run(obs);
   // Where the timed loop's batches begin and end (replay.hpp): a sampled
   // step alone; otherwise the step and those after it of the same class and
@@ -124,6 +126,39 @@ Plan make_plan(const trace::Trace& t, std::uint32_t sample_one_in, std::uint64_t
                !steps[j].sampled)
           ++j;
       steps[i].batch = static_cast<std::uint8_t>(j - i);
+      i = j;
+    }
+  }
+  // The chains (replay_plan.hpp): an untimed step alone; else batches back
+  // to back up to an untimed step or kMaxBatch steps.
+  plan.chains.resize(plan.threads.size());
+  plan.access.resize(plan.threads.size());
+  for (std::size_t th = 0; th < plan.threads.size(); ++th) {
+    const auto& steps = plan.threads[th];
+    const auto& delta = obs.live_delta[th];
+    auto& chains = plan.chains[th];
+    auto& access = plan.access[th];
+    std::size_t i = 0;
+    while (i < steps.size()) {
+      std::size_t j = i + 1;
+      if (steps[i].batch != 0) {
+        j = i;
+        do j += steps[j].batch;
+        while (j < steps.size() && steps[j].batch != 0 && j - i < kMaxBatch);
+      }
+      Chain c;
+      c.begin = static_cast<std::uint32_t>(i);
+      c.end = static_cast<std::uint32_t>(j);
+      c.read_at = static_cast<std::uint32_t>(access.reads.size());
+      c.fill_at = static_cast<std::uint32_t>(access.fills.size());
+      for (std::size_t q = i; q < j; ++q) {
+        c.live_delta += delta[q];
+        if (steps[q].kind == OpKind::free || steps[q].kind == OpKind::release) access.reads.push_back(steps[q].a);
+        if (steps[q].kind == OpKind::alloc || steps[q].kind == OpKind::realloc) access.fills.push_back(steps[q].a);
+      }
+      c.frees = static_cast<std::uint32_t>(access.reads.size()) - c.read_at;
+      c.allocs = static_cast<std::uint32_t>(access.fills.size()) - c.fill_at;
+      chains.push_back(c);
       i = j;
     }
   }

@@ -29,15 +29,39 @@ struct Step {
   std::uint32_t b = 0;           // size or ns
   std::uint32_t scope = 0;       // alloc/free/release/realloc: the block's scope + 1; open: parent + 1
   std::uint32_t request = 0;     // request index + 1 the step is charged to, 0 for none
-  std::int32_t live_delta = 0;   // the trace's live bytes after the step minus before
 };
 
 // A batch: consecutive steps of one class charged to one request, none of
 // them sampled, at most this many (so the untimed work after it stays close).
 inline constexpr std::uint32_t kMaxBatch = 64;
 
+// What the timed loop takes in one go: timed batches back to back, one timer
+// read between each two, until an untimed step or kMaxBatch steps (so under
+// 2 * kMaxBatch steps); or one untimed step (a wait, a signal, a think) alone.
+// Worked out here with what the loop does around the chain, so the loop
+// scans no step to find its end, its frees, its allocations or its bytes.
+struct Chain {
+  std::uint32_t begin = 0;      // its first step
+  std::uint32_t end = 0;        // one past its last
+  std::int64_t live_delta = 0;  // the trace's live bytes after it minus before
+  // Its steps that free a block (free, release), read before the chain: the
+  // slots at reads[read_at, read_at + frees) of the thread's Access.
+  std::uint32_t read_at = 0, frees = 0;
+  // Its steps that allocate one (alloc, realloc), filled after the chain:
+  // the slots at fills[fill_at, fill_at + allocs).
+  std::uint32_t fill_at = 0, allocs = 0;
+};
+
+// A thread's slots to read and to fill, chain by chain, in step order: the
+// loop walks these short arrays instead of scanning the chain's steps.
+struct Access {
+  std::vector<std::uint32_t> reads, fills;
+};
+
 struct Plan {
   std::vector<std::vector<Step>> threads;
+  std::vector<std::vector<Chain>> chains;  // per thread, covering its steps in order
+  std::vector<Access> access;              // per thread
   std::vector<trace::ScopeKind> scope_kinds;  // per scope
   std::uint32_t slot_count = 0;
   std::uint32_t scope_count = 0;

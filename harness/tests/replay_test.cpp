@@ -80,6 +80,73 @@ TEST(Replay, MakesExactlyTheTracesCalls) {
   EXPECT_EQ(backend.live_bytes.load(), 0u);
 }
 
+// The plan's chains are what the timed loop walks instead of the steps: they
+// must cover every step once, in order, break where a batch must (an
+// untimed step, kMaxBatch), and list exactly the chain's frees and
+// allocations; their live bytes must add up to the trace's.
+TEST(Replay, PlanChainsCoverEveryStepAndListItsFreesAndAllocations) {
+  for (const char* name : {"http1-static", "http-api", "proxy"}) {
+    SCOPED_TRACE(name);
+    auto t = model(name, 2);
+    Plan plan = make_plan(t, 16, 1);
+    ASSERT_EQ(plan.chains.size(), plan.threads.size());
+    ASSERT_EQ(plan.access.size(), plan.threads.size());
+    std::int64_t live = 0;
+    std::size_t untimed = 0, timed = 0;
+    for (std::size_t th = 0; th < plan.threads.size(); ++th) {
+      const auto& steps = plan.threads[th];
+      std::uint32_t at = 0, reads = 0, fills = 0;
+      for (const Chain& c : plan.chains[th]) {
+        ASSERT_EQ(c.begin, at);
+        ASSERT_GT(c.end, c.begin);
+        if (steps[c.begin].batch == 0) {
+          EXPECT_EQ(c.end, c.begin + 1u) << "an untimed step is a chain alone";
+          ++untimed;
+        } else {
+          EXPECT_LT(c.end - c.begin, 2 * kMaxBatch);
+          // Batches back to back: each starts where the last ended, none untimed.
+          std::uint32_t j = c.begin;
+          while (j < c.end) {
+            ASSERT_NE(steps[j].batch, 0) << "an untimed step inside a chain";
+            j += steps[j].batch;
+          }
+          EXPECT_EQ(j, c.end);
+          // It ends at an untimed step, the trace's end, or the length limit.
+          EXPECT_TRUE(c.end == steps.size() || steps[c.end].batch == 0 || c.end - c.begin >= kMaxBatch);
+          ++timed;
+        }
+        EXPECT_EQ(c.read_at, reads);
+        EXPECT_EQ(c.fill_at, fills);
+        std::vector<std::uint32_t> want_reads, want_fills;
+        for (std::uint32_t q = c.begin; q < c.end; ++q) {
+          auto k = steps[q].kind;
+          if (k == trace::OpKind::free || k == trace::OpKind::release) want_reads.push_back(steps[q].a);
+          if (k == trace::OpKind::alloc || k == trace::OpKind::realloc) want_fills.push_back(steps[q].a);
+        }
+        EXPECT_EQ(std::vector<std::uint32_t>(plan.access[th].reads.begin() + c.read_at,
+                                             plan.access[th].reads.begin() + c.read_at + c.frees),
+                  want_reads);
+        EXPECT_EQ(std::vector<std::uint32_t>(plan.access[th].fills.begin() + c.fill_at,
+                                             plan.access[th].fills.begin() + c.fill_at + c.allocs),
+                  want_fills);
+        reads += c.frees;
+        fills += c.allocs;
+        live += c.live_delta;
+        at = c.end;
+      }
+      EXPECT_EQ(at, steps.size());
+      EXPECT_EQ(reads, plan.access[th].reads.size());
+      EXPECT_EQ(fills, plan.access[th].fills.size());
+    }
+    auto info = trace::analyze(t);
+    EXPECT_EQ(live, static_cast<std::int64_t>(info.end_live_bytes)) << "the chains' live bytes add up";
+    EXPECT_GT(timed, 0u);
+    if (std::string(name) == "proxy") {
+      EXPECT_GT(untimed, 0u) << "proxy hands buffers over: waits and signals";
+    }
+  }
+}
+
 TEST(Replay, GeneralAllocatorCellReportsEveryFigure) {
   auto t = model("http1-static", 2);
   auto info = trace::analyze(t);
@@ -185,7 +252,9 @@ TEST(Replay, NullBackendServesLargeBlocksAndTheirReallocs) {
   tb.realloc(0, b, 4096);
   tb.free(0, a);
   tb.free(0, b);
-  auto j = replay_with<NullBackend>(tb.finish("{}"), {Touch::all});
+  CellOptions all;
+  all.touch = Touch::all;
+  auto j = replay_with<NullBackend>(tb.finish("{}"), all);
   ASSERT_EQ(j["status"], "ok") << j.dump();
   EXPECT_EQ(j["failed_allocations"], 0);
   EXPECT_EQ(j["ops_by_class"]["realloc"], 3);
