@@ -10,7 +10,9 @@
 # and, beside each, the ratio of busy time less the application's access
 # (replay.access.seconds: the fill after each chain and the read before its
 # frees, the server's own work, which every backend pays; an estimate from
-# the 1 chain in 8 timed): what the harness and the allocator take.
+# the 1 chain in 8 timed): what the harness and the allocator take; then
+# what the timer's reads alone cost (replay.timer_reads x the calibrated
+# cost of a read).
 # and the weak-scaling figures of null over the thread counts this machine
 # has (efficiency and per-op cost against one thread): the harness's own
 # curve, under every allocator's.
@@ -68,6 +70,15 @@ for name in ("default", "touch-none", "no-samples", "neither"):
     na, ga = less_access(cs, "null"), less_access(cs, "glibc")
     print(f"{name:14s} {n*1e3:8.2f} {timed(cs, 'null')*1e3:6.2f} {g*1e3:9.2f} {timed(cs, 'glibc')*1e3:6.2f} {n/g:6.3f}"
           f" {na/ga:12.3f}")
+
+# The timer's own share: the replay's measuring timer reads times the cost
+# of one read (the calibration's start+stop pair, about one read's latency).
+cs = cells("default")
+for b in ("null", "glibc"):
+    reads = statistics.median(c["replay"].get("timer_reads", 0) for c in cs if c["backend"] == b)
+    ns = statistics.median(c["replay"]["clock"]["overhead_ns"] for c in cs if c["backend"] == b)
+    print(f"timer, default, {b}: {reads:,.0f} reads x {ns:.1f} ns = {reads * ns / 1e6:.2f} ms "
+          f"({reads * ns / 1e9 / busy(cs, 'glibc'):.3f} of glibc's busy time)")
 
 doc = json.load(open(f"{out}/scaling.json"))
 print(f"\nnull under weak scaling on {doc['context'].get('cores')} cores "

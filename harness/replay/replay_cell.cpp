@@ -53,7 +53,7 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
   Histogram latency[kTimedClasses];
   std::uint64_t failed = 0, wait = 0, refused = 0;
   std::int64_t fill_ticks = 0, read_ticks = 0;
-  std::uint64_t fill_blocks = 0, read_blocks = 0, fill_timed = 0, read_timed = 0;
+  std::uint64_t fill_blocks = 0, read_blocks = 0, fill_timed = 0, read_timed = 0, timer_reads = 0;
   json per_thread = json::array();
   for (const auto& t : r.threads) {
     std::uint64_t n = 0;
@@ -66,6 +66,7 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
     failed += t.failed;
     refused += t.refused;
     wait += t.wait_ticks;
+    timer_reads += t.timer_reads;
     fill_ticks += t.fill_ticks, read_ticks += t.read_ticks;
     fill_blocks += t.fill_blocks, read_blocks += t.read_blocks;
     fill_timed += t.fill_timed_blocks, read_timed += t.read_timed_blocks;
@@ -109,6 +110,7 @@ nlohmann::json replay_json(const Plan& plan, const ReplayResult& r, const ClockC
       {"failed_allocations", failed},
       {"refused_scope_allocations", refused},
       {"wait_seconds", static_cast<double>(wait) * tick_ns / 1e9},
+      {"timer_reads", timer_reads},
       {"per_thread", per_thread},
       {"memory", {{"timeline_columns", {"ops", "live_bytes", "rss_bytes", "seconds", "heap_bytes", "reserved_bytes"}},
                   {"timeline", timeline},

@@ -281,6 +281,7 @@ void check_replay(const At& r) {
     optional(r, k, [](const At& v) { v.number(0); });
   optional(r, "allocator_seconds", [](const At& v) { v.number(); });
   optional(r, "ops", [](const At& v) { v.whole(0, kMaxCount); });
+  optional(r, "timer_reads", [](const At& v) { v.whole(0, kMaxCount); });
   optional(r, "threads", [](const At& v) { v.whole(1, trace::kMaxThreads); });
   for (const char* k : {"status", "count"}) optional(r, k, [](const At& s) { s.string(); });
   optional(r, "ops_by_class", [](const At& o) { o.each_member([](const std::string&, const At& v) { v.number(0); }); });

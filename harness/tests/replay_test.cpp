@@ -204,6 +204,34 @@ TEST(Replay, NullBackendMeasuresTheHarness) {
   EXPECT_EQ(j["failed_allocations"], 0);
 }
 
+// timer_reads counts what the loop reads to measure: one read to start each
+// timed chain and one to end each of its intervals (batches, sampled ops);
+// with access on, one or two more for each chain whose access is timed.
+TEST(Replay, TimerReadsAreOneAChainAndOneAnIntervalPlusTheTimedAccess) {
+  auto t = model("http-api", 2);
+  Plan plan = make_plan(t, 16, 1);
+  std::uint64_t chains = 0, intervals = 0;
+  for (std::size_t th = 0; th < plan.threads.size(); ++th)
+    for (const Chain& c : plan.chains[th]) {
+      if (plan.threads[th][c.begin].batch == 0) continue;
+      ++chains;
+      for (std::uint32_t j = c.begin; j < c.end; j += plan.threads[th][j].batch) ++intervals;
+    }
+  ASSERT_GT(intervals, chains);
+  auto run = [&](Touch touch) {
+    CellOptions o;
+    o.touch = touch;
+    auto j = replay_cell<NullBackend>([] { return std::make_unique<NullBackend>(); }, plan, o, calibration());
+    EXPECT_EQ(j["status"], "ok");
+    return j["timer_reads"].get<std::uint64_t>();
+  };
+  EXPECT_EQ(run(Touch::none), chains + intervals);
+  std::uint64_t with_access = run(Touch::pages);
+  EXPECT_GT(with_access, chains + intervals) << "some chains' access is timed";
+  // About 1 chain in 8 is timed, at most two reads each.
+  EXPECT_LE(with_access, chains + intervals + 2 * (chains / 4));
+}
+
 // A backend's limit that refuses a scope (every region busy) turns the
 // request away: its allocations are counted as refused and never reach the
 // backend, its children are refused with it, and the replay goes on.
