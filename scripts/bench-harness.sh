@@ -15,7 +15,9 @@
 # cost of a read).
 # and the weak-scaling figures of null over the thread counts this machine
 # has (efficiency and per-op cost against one thread): the harness's own
-# curve, under every allocator's.
+# curve, under every allocator's; with how far its threads, which have the
+# same work, differ (slowest over fastest thread's ns per op) and how its
+# time inside the calls grows with T: interference between the threads.
 #   scripts/bench-harness.sh [REPS]       default 9; writes build/bench-harness/
 # ALLOCLAB_BIN names another alloclab (an older build, to compare), and
 # ALLOCLAB_BENCH_DIR another output folder.
@@ -87,4 +89,30 @@ for s in doc["scaling"]:
     pts = ", ".join(f"T={p['threads']}: {p['efficiency']:.2f} / {p.get('ns_per_op_growth') or float('nan'):.2f}x"
                     + (" (oversubscribed)" if p["oversubscribed"] else "") for p in s["points"])
     print(f"  {s['workload']:14s} {pts}")
+
+# Interference between threads: every thread of a weak trace has the same
+# work, so the slowest thread's ns per op over the fastest's would be 1 on a
+# quiet machine; and null's time inside its calls per op (the loop's own
+# work between two timer reads) should not grow with T. Medians over the
+# repetitions.
+print("\nnull's threads (weak): slowest / fastest thread's ns per op; ns per op inside the calls, at T / at 1")
+ok = [c for c in doc["cells"] if c["status"] == "ok" and c["backend"] == "null"]
+for wl in sorted({c["workload"] for c in ok}):
+    mine = [c for c in ok if c["workload"] == wl]
+    def inside(t):
+        v = [c["replay"]["allocator_seconds"] * 1e9 / c["replay"]["ops"] for c in mine if c["threads"] == t]
+        return statistics.median(v) if v else float("nan")
+    parts = []
+    for t in sorted({c["threads"] for c in mine}):
+        if t == 1:
+            continue
+        spread = []
+        for c in mine:
+            if c["threads"] != t:
+                continue
+            ns = [p["wall_seconds"] / p["ops"] for p in c["replay"]["per_thread"] if p["ops"]]
+            spread.append(max(ns) / min(ns))
+        parts.append(f"T={t}: {statistics.median(spread):.2f}x, {inside(1):.1f} -> {inside(t):.1f} ns "
+                     f"({inside(t) / inside(1):.2f}x)")
+    print(f"  {wl:14s} " + "; ".join(parts))
 EOF

@@ -10,6 +10,12 @@
 // gives the means. A sampled step (1 in N) runs alone between two reads,
 // overhead subtracted, into a log-linear histogram: that gives the tails.
 // Waits, signals and think time are never timed.
+// Threads share no line the loop writes unless the trace shares the block
+// or scope: each thread's slots and scopes are numbered together by the
+// plan, its time per request goes into an array of its own (merged after
+// the join), and its ThreadResult and progress counters are cache-line
+// aligned. Otherwise one thread's bookkeeping evicts a line another is
+// about to use, and that miss lands inside the other's allocator interval.
 // The plan groups the batches into chains, timed back to back, and lists
 // each chain's frees and allocations (replay_plan.hpp: Chain, Access), so
 // the loop scans no step to find them; the next chain's steps are
@@ -122,7 +128,9 @@ struct TimelinePoint {
   std::uint64_t reserved_bytes;  // the backend's upstream bytes (0 without statistics)
 };
 
-struct ThreadResult {
+// Written by its replay thread as it goes; a cache line apart from the
+// next thread's (they lie in one vector).
+struct alignas(64) ThreadResult {
   // Batch time per class, the timer overhead subtracted once per batch (so
   // one batch may count below zero; the sum is unbiased).
   std::int64_t signed_ticks[kTimedClasses] = {};
@@ -300,7 +308,12 @@ class Replayer {
         slots_(plan.slot_count), edges_(plan.edge_count), progress_(plan.threads.size()),
         refused_count_(plan.threads.size()) {
     if constexpr (ScopedBackend<B>) scopes_.resize(plan.scope_count);
-    request_ticks_.assign(plan.request_count + 1, 0);
+    // Each thread's allocator time per request, an array of its own (a
+    // cache line apart from the next), allocated here and not by the
+    // replay threads, whose first allocations are the trace's.
+    request_ticks_.resize(plan.threads.size());
+    for (std::size_t th = 0; th < plan.threads.size(); ++th)
+      request_ticks_[th].assign(plan.requests[th].size() + 1 + 8, 0);
     for (auto& e : edges_) e.store(0, std::memory_order_relaxed);
     sample_every_ = opt.rss_samples ? std::max<std::uint64_t>(1, plan.ops / opt.rss_samples) : UINT64_MAX;
     next_sample_.store(sample_every_);
@@ -329,7 +342,10 @@ class Replayer {
     for (auto& t : pool) t.join();
     threads_done_ = true;
     r.wall_seconds = static_cast<double>(ticks() - start_) * clock_.ns_per_tick / 1e9;
-    r.request_ticks.assign(request_ticks_.begin() + 1, request_ticks_.end());
+    r.request_ticks.assign(plan_.request_count, 0);
+    for (std::size_t th = 0; th < plan_.threads.size(); ++th)
+      for (std::size_t i = 0; i < plan_.requests[th].size(); ++i)
+        r.request_ticks[plan_.requests[th][i] - 1] += request_ticks_[th][i + 1];
     sample(r.wall_seconds);
     r.timeline = std::move(timeline_);
     r.peak_thread_cache_bytes = peak_thread_cache_;
@@ -491,6 +507,7 @@ class Replayer {
     const std::uint32_t* reads = plan_.access[th].reads.data();
     const std::uint32_t* fills = plan_.access[th].fills.data();
     B& b = backend(th);
+    std::uint64_t* requests = request_ticks_[th].data();
     const std::uint64_t overhead = static_cast<std::uint64_t>(clock_.overhead_ticks + 0.5);
     const bool touching = opt_.touch != Touch::none;
     detail::Padded& mine = progress_[th];
@@ -564,7 +581,7 @@ class Replayer {
           out.latency[static_cast<int>(h.cls)].record(
               static_cast<std::uint64_t>(static_cast<double>(net) * clock_.ns_per_tick));
         }
-        charge(out, h, d, overhead, first[m + 1] - first[m]);
+        charge(out, requests, h, d, overhead, first[m + 1] - first[m]);
       }
       live += ch.live_delta;
       done += ch.end - ch.begin;
@@ -694,12 +711,13 @@ class Replayer {
     }
   }
 
-  void charge(ThreadResult& out, const Step& s, std::uint64_t d, std::uint64_t overhead, std::size_t count) {
+  void charge(ThreadResult& out, std::uint64_t* requests, const Step& s, std::uint64_t d, std::uint64_t overhead,
+              std::size_t count) {
     int c = static_cast<int>(s.cls);
     std::int64_t net = static_cast<std::int64_t>(d) - static_cast<std::int64_t>(overhead);
     out.signed_ticks[c] += net;
     out.ops[c] += count;
-    if (s.request) request_ticks_[s.request] += net > 0 ? static_cast<std::uint64_t>(net) : 0;
+    if (s.request) requests[s.request] += net > 0 ? static_cast<std::uint64_t>(net) : 0;
   }
 
   // Takes a timeline point if one is due; returns the ticks it took.
@@ -745,7 +763,7 @@ class Replayer {
   std::vector<typename detail::ScopeHandle<B>::type> scopes_;
   std::vector<std::atomic<std::uint8_t>> edges_;
   std::vector<detail::Padded> progress_;
-  std::vector<std::uint64_t> request_ticks_;
+  std::vector<std::vector<std::uint64_t>> request_ticks_;  // per thread, by its request numbers
   struct alignas(64) Count {
     std::uint64_t n = 0;
   };

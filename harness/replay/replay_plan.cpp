@@ -80,6 +80,78 @@ struct PlanObserver {
   void on_other(std::uint32_t th, const Op&) { step(th).cls = OpClass::none; }
 };
 
+// Renumbers slots and scopes thread by thread, in the order of first use,
+// and each thread's requests in the order it first charges them (Plan).
+void number_by_thread(Plan& plan) {
+  constexpr std::uint32_t kNone = UINT32_MAX;
+  std::vector<std::uint32_t> slot(plan.slot_count, kNone), scope(plan.scope_count, kNone);
+  std::uint32_t slots = 0, scopes = 0;
+  auto number = [](std::vector<std::uint32_t>& to, std::uint32_t id, std::uint32_t& next) {
+    if (id < to.size() && to[id] == kNone) to[id] = next++;
+  };
+  for (const auto& steps : plan.threads)
+    for (const Step& s : steps) {
+      switch (s.kind) {
+        case OpKind::alloc:
+        case OpKind::free:
+        case OpKind::release:
+        case OpKind::realloc:
+          number(slot, s.a, slots);
+          if (s.scope) number(scope, s.scope - 1, scopes);
+          break;
+        case OpKind::open:
+          if (s.scope) number(scope, s.scope - 1, scopes);
+          number(scope, s.a, scopes);
+          break;
+        case OpKind::close:
+          number(scope, s.a, scopes);
+          break;
+        default:
+          break;
+      }
+    }
+  for (auto& n : slot)  // none unused in a checked trace; kept a permutation
+    if (n == kNone) n = slots++;
+  for (auto& n : scope)
+    if (n == kNone) n = scopes++;
+  std::vector<trace::ScopeKind> kinds(plan.scope_kinds.size());
+  for (std::size_t i = 0; i < kinds.size(); ++i) kinds[scope[i]] = plan.scope_kinds[i];
+  plan.scope_kinds = std::move(kinds);
+  std::vector<std::uint32_t> local(plan.request_count + 1, 0);
+  plan.requests.assign(plan.threads.size(), {});
+  for (std::size_t th = 0; th < plan.threads.size(); ++th) {
+    auto& mine = plan.requests[th];
+    for (Step& s : plan.threads[th]) {
+      switch (s.kind) {
+        case OpKind::alloc:
+        case OpKind::free:
+        case OpKind::release:
+        case OpKind::realloc:
+          s.a = slot[s.a];
+          if (s.scope) s.scope = scope[s.scope - 1] + 1;
+          break;
+        case OpKind::open:
+          if (s.scope) s.scope = scope[s.scope - 1] + 1;
+          s.a = scope[s.a];
+          break;
+        case OpKind::close:
+          s.a = scope[s.a];
+          break;
+        default:
+          break;
+      }
+      if (s.request) {
+        if (local[s.request] == 0) {
+          mine.push_back(s.request);
+          local[s.request] = static_cast<std::uint32_t>(mine.size());
+        }
+        s.request = local[s.request];
+      }
+    }
+    for (std::uint32_t q : mine) local[q] = 0;
+  }
+}
+
 }  // namespace
 
 Plan make_plan(const trace::Trace& t, std::uint32_t sample_one_in, std::uint64_t seed) {
@@ -109,6 +181,7 @@ Plan make_plan(const trace::Trace& t, std::uint32_t sample_one_in, std::uint64_t
                    std::vector<std::uint32_t>(t.scope_count, 0), {}};
   for (const auto& steps : plan.threads) obs.live_delta.emplace_back(steps.size(), 0);
   walker.run(obs);
+  number_by_thread(plan);
   // Where the timed loop's batches begin and end (replay.hpp): a sampled
   // step alone; otherwise the step and those after it of the same class and
   // request, up to a sampled step, a wait or kMaxBatch.

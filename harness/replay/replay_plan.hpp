@@ -25,10 +25,13 @@ struct Step {
   // out here so the loop spends no time deciding where a batch ends.
   std::uint8_t batch : 7 = 0;
   OpClass cls = OpClass::none;
+  // Slots and scopes are the plan's numbers, not the trace's (see Plan).
   std::uint32_t a = 0;           // slot, scope or edge
   std::uint32_t b = 0;           // size or ns
   std::uint32_t scope = 0;       // alloc/free/release/realloc: the block's scope + 1; open: parent + 1
-  std::uint32_t request = 0;     // request index + 1 the step is charged to, 0 for none
+  // The request the step is charged to, as its thread numbers them: index
+  // + 1 into Plan::requests[thread]; 0 for none.
+  std::uint32_t request = 0;
 };
 
 // A batch: consecutive steps of one class charged to one request, none of
@@ -62,6 +65,17 @@ struct Plan {
   std::vector<std::vector<Step>> threads;
   std::vector<std::vector<Chain>> chains;  // per thread, covering its steps in order
   std::vector<Access> access;              // per thread
+  // Per thread, the requests its steps are charged to (request index + 1,
+  // in the order the trace opens them), in the order it first charges
+  // them: each thread adds its allocator time into an array of its own,
+  // so no two threads write one cache line however their requests
+  // interleave.
+  std::vector<std::vector<std::uint32_t>> requests;
+  // Slots and scopes are numbered thread by thread, in the order each
+  // thread first uses them (the trace numbers them in its own order,
+  // threads interleaved): the loop's state for one thread's blocks and
+  // scopes lies together, and two threads share a cache line of it only
+  // where they share a block or a scope.
   std::vector<trace::ScopeKind> scope_kinds;  // per scope
   std::uint32_t slot_count = 0;
   std::uint32_t scope_count = 0;

@@ -2,6 +2,9 @@
 // scopes and edges, and reports figures that add up.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+
 #include "allocators/general/malloc_backend.hpp"
 #include "allocators/registry.hpp"
 #include "harness/replay/null_backend.hpp"
@@ -78,6 +81,64 @@ TEST(Replay, MakesExactlyTheTracesCalls) {
   EXPECT_EQ(backend.allocs.load(), info.count(trace::OpKind::alloc) + info.count(trace::OpKind::realloc));
   EXPECT_EQ(backend.frees.load(), backend.allocs.load());
   EXPECT_EQ(backend.live_bytes.load(), 0u);
+}
+
+// Two threads writing one cache line slow each other down, and the loop's
+// own state would put that inside an allocator's intervals. The plan numbers
+// slots and scopes thread by thread and gives each thread its own request
+// numbers, so a line of that state is shared only where a block or scope
+// is: as the trace numbers them, most lines are.
+TEST(Replay, EachThreadsSlotsScopesAndRequestsLieApart) {
+  for (const char* name : {"http1-static", "http-api", "proxy"}) {
+    SCOPED_TRACE(name);
+    auto t = model(name, 4, 400);
+    Plan plan = make_plan(t, 16, 1);
+    ASSERT_EQ(plan.requests.size(), plan.threads.size());
+    constexpr std::uint32_t kSlotsALine = 64 / sizeof(replay::detail::Slot), kScopesALine = 8;
+    std::vector<std::uint32_t> slot_users(plan.slot_count), slot_lines((plan.slot_count + kSlotsALine - 1) / kSlotsALine);
+    std::vector<std::uint32_t> scope_users(plan.scope_count), scope_lines((plan.scope_count + kScopesALine - 1) / kScopesALine);
+    std::vector<std::uint32_t> charged(plan.request_count + 1, 0);
+    std::uint64_t opens = 0;
+    for (std::size_t th = 0; th < plan.threads.size(); ++th) {
+      const std::uint32_t bit = 1u << th;
+      const auto& mine = plan.requests[th];
+      std::vector<bool> seen(mine.size() + 1, false);
+      for (std::size_t i = 0; i < plan.threads[th].size(); ++i) {
+        const Step& s = plan.threads[th][i];
+        const bool slot = s.kind == trace::OpKind::alloc || s.kind == trace::OpKind::free ||
+                          s.kind == trace::OpKind::release || s.kind == trace::OpKind::realloc;
+        if (slot) slot_users[s.a] |= bit, slot_lines[s.a / kSlotsALine] |= bit;
+        if (s.kind == trace::OpKind::open || s.kind == trace::OpKind::close)
+          scope_users[s.a] |= bit, scope_lines[s.a / kScopesALine] |= bit;
+        if (s.kind == trace::OpKind::open) {
+          ++opens;
+          // The kind moved with the scope's new number.
+          EXPECT_EQ(plan.scope_kinds[s.a], static_cast<trace::ScopeKind>(t.threads[th][i].aux));
+        }
+        if ((slot || s.kind == trace::OpKind::open) && s.scope) scope_users[s.scope - 1] |= bit, scope_lines[(s.scope - 1) / kScopesALine] |= bit;
+        if (s.request == 0) continue;
+        ASSERT_LE(s.request, mine.size());
+        seen[s.request] = true;
+        charged[mine[s.request - 1]] |= bit;
+      }
+      // Every request a thread lists, it charges; none twice.
+      for (std::size_t i = 1; i < seen.size(); ++i) EXPECT_TRUE(seen[i]) << "thread " << th << " request " << i;
+      std::vector<std::uint32_t> sorted = mine;
+      std::sort(sorted.begin(), sorted.end());
+      EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());
+    }
+    EXPECT_EQ(opens, plan.scope_count);
+    // Every request is charged by some thread.
+    for (std::uint32_t q = 1; q <= plan.request_count; ++q) EXPECT_NE(charged[q], 0u) << "request " << q;
+    auto shared = [](const std::vector<std::uint32_t>& v) {
+      return static_cast<std::size_t>(std::count_if(v.begin(), v.end(), [](std::uint32_t m) { return std::popcount(m) > 1; }));
+    };
+    // A line is shared only where one of its entries is, or at the seam
+    // between two threads' numbers.
+    EXPECT_LE(shared(slot_lines), shared(slot_users) + plan.threads.size()) << "of " << slot_lines.size() << " lines";
+    EXPECT_LE(shared(scope_lines), shared(scope_users) + plan.threads.size()) << "of " << scope_lines.size() << " lines";
+    EXPECT_GT(slot_lines.size(), 8 * plan.threads.size());
+  }
 }
 
 // The plan's chains are what the timed loop walks instead of the steps: they
