@@ -65,7 +65,7 @@
 
 namespace alloclab {
 
-class AprBackend {
+class alignas(64) AprBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = false, .scoped = true, .thread_safe = false};

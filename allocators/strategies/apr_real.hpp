@@ -46,7 +46,7 @@
 
 namespace alloclab {
 
-class AprRealBackend {
+class alignas(64) AprRealBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = false, .scoped = true, .thread_safe = false};

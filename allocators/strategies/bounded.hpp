@@ -45,7 +45,7 @@
 
 namespace alloclab {
 
-class BoundedBackend {
+class alignas(64) BoundedBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = true, .scoped = false, .thread_safe = false};

@@ -37,7 +37,7 @@
 
 namespace alloclab {
 
-class BumpBackend {
+class alignas(64) BumpBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = false, .scoped = true, .thread_safe = false};

@@ -61,7 +61,7 @@
 
 namespace alloclab {
 
-class FixedRegionsBackend {
+class alignas(64) FixedRegionsBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = false, .scoped = true, .thread_safe = false};

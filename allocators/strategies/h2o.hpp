@@ -67,7 +67,7 @@
 
 namespace alloclab {
 
-class H2oBackend {
+class alignas(64) H2oBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = false, .scoped = true, .thread_safe = false};

@@ -85,7 +85,7 @@
 
 namespace alloclab {
 
-class NginxBackend {
+class alignas(64) NginxBackend {
  public:
   // Only large blocks come back before their scope closes (ngx_pfree), so
   // the backend does not free individually.

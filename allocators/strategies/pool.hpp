@@ -78,7 +78,7 @@ inline constexpr auto kClassOf = make_class_of();
 
 }  // namespace pool_detail
 
-class PoolBackend {
+class alignas(64) PoolBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = true, .scoped = false, .thread_safe = false};

@@ -54,7 +54,7 @@
 
 namespace alloclab {
 
-class RecycleBackend {
+class alignas(64) RecycleBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = false, .scoped = true, .thread_safe = false};

@@ -62,7 +62,7 @@
 
 namespace alloclab {
 
-class RequestScopeBackend {
+class alignas(64) RequestScopeBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = false, .scoped = true, .thread_safe = false};

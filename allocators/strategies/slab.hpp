@@ -87,7 +87,7 @@ inline constexpr auto kClassOf = make_class_of();
 
 }  // namespace slab_detail
 
-class SlabBackend {
+class alignas(64) SlabBackend {
  public:
   static constexpr Capabilities capabilities{
       .frees_individually = true, .scoped = false, .thread_safe = false};

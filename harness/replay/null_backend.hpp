@@ -17,7 +17,7 @@
 
 namespace alloclab::replay {
 
-class NullBackend {
+class alignas(64) NullBackend {
  public:
   // One instance per replay thread; frees are no-ops, so a block freed on
   // another thread is harmless.

@@ -68,6 +68,8 @@ namespace detail {
 // One shared instance for a thread-safe backend, one per thread otherwise.
 template <Backend B, class Make>
 std::vector<std::unique_ptr<B>> make_instances(Make& make, const Plan& plan) {
+  static_assert(B::capabilities.thread_safe || alignof(B) >= 64,
+                "a backend with an instance per thread is declared alignas(64) (allocators/contract.hpp)");
   std::size_t instances = B::capabilities.thread_safe ? 1 : plan.threads.size();
   std::vector<std::unique_ptr<B>> owned;
   for (std::size_t i = 0; i < instances; ++i) owned.push_back(make());
