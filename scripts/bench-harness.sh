@@ -16,19 +16,35 @@
 # and the weak-scaling figures of null over the thread counts this machine
 # has (efficiency and per-op cost against one thread): the harness's own
 # curve, under every allocator's; with how far its threads, which have the
-# same work, differ (slowest over fastest thread's ns per op) and how its
-# time inside the calls grows with T: interference between the threads.
+# same work, differ (slowest over fastest thread's ns per op): interference
+# between the threads. Null's per-op growth is its time inside the calls
+# per op at T over at 1 (the loop's own work between two timer reads).
 #   scripts/bench-harness.sh [REPS]       default 9; writes build/bench-harness/
+#   scripts/bench-harness.sh --summarize DIR
+#                                         runs nothing: the figures of the
+#                                         files in DIR (scripts/many-core.sh's
+#                                         from another machine, or an earlier
+#                                         run's); a configuration without its
+#                                         file is left out
 # ALLOCLAB_BIN names another alloclab (an older build, to compare), and
 # ALLOCLAB_BENCH_DIR another output folder.
 # Needs a Release build in build/ (scripts/build.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+py=/usr/bin/python3
+[[ -x $py ]] || py=python3
+summarize=0
+if [[ "${1:-}" == --summarize ]]; then
+  out=${2:?"--summarize needs a folder"}
+  [[ -f "$out/default.json" || -f "$out/scaling.json" ]] ||
+    { echo "bench-harness.sh: $out holds neither default.json nor scaling.json" >&2; exit 2; }
+  summarize=1
+fi
 reps=${1:-9}
 bin=${ALLOCLAB_BIN:-build/alloclab}
+if [[ $summarize == 0 ]]; then
 out=${ALLOCLAB_BENCH_DIR:-build/bench-harness}
 mkdir -p "$out"
-py=/usr/bin/python3
 
 run() {  # NAME ARGS...
   local name=$1
@@ -45,10 +61,14 @@ threads=1
 for t in 2 4 8 16 32; do ((t <= cores)) && threads+=",$t"; done
 "$bin" run --backends null --workloads http1-static,http-api --threads "$threads" --reps "$reps" -q --force \
   -o "$out/scaling.json"
+fi
 
 "$py" - "$out" <<'EOF'
-import json, statistics, sys
+import json, os, statistics, sys
 out = sys.argv[1]
+
+def have(name):
+    return os.path.exists(f"{out}/{name}.json")
 
 def cells(name):
     return [c for c in json.load(open(f"{out}/{name}.json"))["cells"] if c["status"] == "ok"]
@@ -63,56 +83,59 @@ def less_access(cs, backend):
 def timed(cs, backend):
     return statistics.median(c["replay"]["allocator_seconds"] for c in cs if c["backend"] == backend)
 
-print("null / glibc on http1-static, busy time (median of repetitions; timed = inside the backend's calls)")
-print(f"{'configuration':14s} {'null ms':>8s} {'timed':>6s} {'glibc ms':>9s} {'timed':>6s} {'ratio':>6s}"
-      f" {'less access':>12s}")
-for name in ("default", "touch-none", "no-samples", "neither"):
-    cs = cells(name)
-    n, g = busy(cs, "null"), busy(cs, "glibc")
-    na, ga = less_access(cs, "null"), less_access(cs, "glibc")
-    print(f"{name:14s} {n*1e3:8.2f} {timed(cs, 'null')*1e3:6.2f} {g*1e3:9.2f} {timed(cs, 'glibc')*1e3:6.2f} {n/g:6.3f}"
-          f" {na/ga:12.3f}")
+if have("default"):
+    ctx = json.load(open(f"{out}/default.json"))["context"]
+    print(f"null / glibc on http1-static, busy time (median of repetitions; timed = inside the backend's calls)"
+          f" on {ctx.get('cpu_model')}, {ctx.get('cores')} cores")
+    print(f"{'configuration':14s} {'null ms':>8s} {'timed':>6s} {'glibc ms':>9s} {'timed':>6s} {'ratio':>6s}"
+          f" {'less access':>12s}")
+    for name in ("default", "touch-none", "no-samples", "neither"):
+        if not have(name):
+            continue
+        cs = cells(name)
+        n, g = busy(cs, "null"), busy(cs, "glibc")
+        na, ga = less_access(cs, "null"), less_access(cs, "glibc")
+        print(f"{name:14s} {n*1e3:8.2f} {timed(cs, 'null')*1e3:6.2f} {g*1e3:9.2f} {timed(cs, 'glibc')*1e3:6.2f}"
+              f" {n/g:6.3f} {na/ga:12.3f}")
 
-# The timer's own share: the replay's measuring timer reads times the cost
-# of one read (the calibration's start+stop pair, about one read's latency).
-cs = cells("default")
-for b in ("null", "glibc"):
-    reads = statistics.median(c["replay"].get("timer_reads", 0) for c in cs if c["backend"] == b)
-    ns = statistics.median(c["replay"]["clock"]["overhead_ns"] for c in cs if c["backend"] == b)
-    print(f"timer, default, {b}: {reads:,.0f} reads x {ns:.1f} ns = {reads * ns / 1e6:.2f} ms "
-          f"({reads * ns / 1e9 / busy(cs, 'glibc'):.3f} of glibc's busy time)")
+    # The timer's own share: the replay's measuring timer reads times the cost
+    # of one read (the calibration's start+stop pair, about one read's latency).
+    cs = cells("default")
+    for b in ("null", "glibc"):
+        reads = statistics.median(c["replay"].get("timer_reads", 0) for c in cs if c["backend"] == b)
+        ns = statistics.median(c["replay"]["clock"]["overhead_ns"] for c in cs if c["backend"] == b)
+        print(f"timer, default, {b}: {reads:,.0f} reads x {ns:.1f} ns = {reads * ns / 1e6:.2f} ms "
+              f"({reads * ns / 1e9 / busy(cs, 'glibc'):.3f} of glibc's busy time)")
 
+if not have("scaling"):
+    sys.exit(0)
 doc = json.load(open(f"{out}/scaling.json"))
-print(f"\nnull under weak scaling on {doc['context'].get('cores')} cores "
-      "(efficiency = throughput(T) / (T x throughput(1)); per-op growth = ns per op at T / at 1)")
-for s in doc["scaling"]:
+print(f"\nweak scaling on {doc['context'].get('cores')} cores (efficiency = throughput(T) / (T x throughput(1));"
+      " per-op growth = ns per op at T / at 1); null is the harness's own curve")
+order = {b: i for i, b in enumerate(["null", "glibc", "jemalloc", "mimalloc", "tcmalloc"])}
+for s in sorted(doc["scaling"], key=lambda s: (s["workload"], order.get(s["backend"], 99), s["backend"])):
     pts = ", ".join(f"T={p['threads']}: {p['efficiency']:.2f} / {p.get('ns_per_op_growth') or float('nan'):.2f}x"
                     + (" (oversubscribed)" if p["oversubscribed"] else "") for p in s["points"])
-    print(f"  {s['workload']:14s} {pts}")
+    print(f"  {s['workload']:14s} {s['backend']:9s} {pts}")
 
 # Interference between threads: every thread of a weak trace has the same
-# work, so the slowest thread's ns per op over the fastest's would be 1 on a
-# quiet machine; and null's time inside its calls per op (the loop's own
-# work between two timer reads) should not grow with T. Medians over the
-# repetitions.
-print("\nnull's threads (weak): slowest / fastest thread's ns per op; ns per op inside the calls, at T / at 1")
-ok = [c for c in doc["cells"] if c["status"] == "ok" and c["backend"] == "null"]
+# work, so the slowest thread's ns per op (busy: its wall time less its
+# waits) over the fastest's would be 1 on a quiet machine. A workload whose
+# threads differ in work (proxy's producers and consumers) is left out.
+# Medians over the repetitions.
+print("\nnull's threads (weak): slowest / fastest thread's busy ns per op")
+ok = [c for c in doc["cells"] if c["status"] == "ok" and c["backend"] == "null" and c["threads"] > 1]
 for wl in sorted({c["workload"] for c in ok}):
-    mine = [c for c in ok if c["workload"] == wl]
-    def inside(t):
-        v = [c["replay"]["allocator_seconds"] * 1e9 / c["replay"]["ops"] for c in mine if c["threads"] == t]
-        return statistics.median(v) if v else float("nan")
     parts = []
-    for t in sorted({c["threads"] for c in mine}):
-        if t == 1:
-            continue
-        spread = []
-        for c in mine:
-            if c["threads"] != t:
+    for t in sorted({c["threads"] for c in ok if c["workload"] == wl}):
+        spread, alike = [], True
+        for c in ok:
+            if c["workload"] != wl or c["threads"] != t:
                 continue
-            ns = [p["wall_seconds"] / p["ops"] for p in c["replay"]["per_thread"] if p["ops"]]
+            pt = [p for p in c["replay"]["per_thread"] if p["ops"]]
+            alike &= max(p["ops"] for p in pt) <= 1.1 * min(p["ops"] for p in pt)
+            ns = [(p["wall_seconds"] - p.get("wait_seconds", 0)) / p["ops"] for p in pt]
             spread.append(max(ns) / min(ns))
-        parts.append(f"T={t}: {statistics.median(spread):.2f}x, {inside(1):.1f} -> {inside(t):.1f} ns "
-                     f"({inside(t) / inside(1):.2f}x)")
-    print(f"  {wl:14s} " + "; ".join(parts))
+        parts.append(f"T={t}: {statistics.median(spread):.2f}x" if alike else f"T={t}: threads' work differs")
+    print(f"  {wl:14s} " + ", ".join(parts))
 EOF

@@ -8,7 +8,8 @@
 #
 # Layout (the folder is named after the archive):
 #   bin/alloclab, bin/alloclab-worker, bin/liballoclab_capture.so,
-#             bin/liballoclab_whoami.so (serve; the servers themselves are not bundled)
+#             bin/liballoclab_whoami.so (serve; the servers themselves are not bundled),
+#             bin/many-core.sh (scripts/many-core.sh)
 #   lib/      the preloaded allocators (Debian's files, their own names) and
 #             every shared object they and bin/ need beyond glibc
 #   report/   the report scripts (ALLOCLAB_REPORT_DIR), for `alloclab report`
@@ -129,6 +130,8 @@ for f in "$stage"/lib/*; do patchelf --set-rpath '$ORIGIN' "$f"; done
 glibc_needed=$(objdump -T "$stage"/bin/* "$stage"/lib/* 2>/dev/null |
   grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -1)
 
+# Scripts after the ELF steps above, which read every file in bin/.
+cp "$root/scripts/many-core.sh" "$stage/bin/"
 for f in "$root"/harness/report/*.py "$root/harness/report/claims.json"; do
   cp "$f" "$stage/report/"
 done
@@ -157,6 +160,8 @@ folder whose path has no spaces or colons (LD_PRELOAD splits on them) and run
   bin/alloclab run --quick -o quick.json
   bin/alloclab run -o results.json          # the default suite
   bin/alloclab --help
+  bin/many-core.sh -o many-core/            # weak scaling up to every core, pinned,
+                                            # and the harness's cost (see --help)
 
 The workers preload jemalloc, mimalloc and tcmalloc from lib/ (Debian 12's
 builds, the files the reference results were measured with); bin/ finds

@@ -7,7 +7,8 @@
 # silently. There `alloclab list` and a small run over the four general
 # allocators must succeed, every cell must be ok, and every preloaded object
 # (list's "loaded from", the results' context.allocators) must lie inside the
-# bundle. A control first checks the build's own alloclab cannot start in
+# bundle; bin/many-core.sh --quick must write its three files, which
+# scripts/bench-harness.sh --summarize reads. A control first checks the build's own alloclab cannot start in
 # that namespace (its libstdc++ is hidden). Then, where python3 has
 # matplotlib, `alloclab report` runs from the bundle's report/ scripts.
 # Exit 77 (ctest SKIP_RETURN_CODE) when a mount namespace is not permitted.
@@ -33,7 +34,7 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/unpacked"
 tar -C "$tmp/unpacked" -xzf "$tmp/alloclab-bundle.tar.gz"
 b="$tmp/unpacked/alloclab-bundle"
-for f in bin/alloclab bin/alloclab-worker lib/libstdc++.so.6 report/report.py README.txt MANIFEST; do
+for f in bin/alloclab bin/alloclab-worker bin/many-core.sh lib/libstdc++.so.6 report/report.py README.txt MANIFEST; do
   [[ -e "$b/$f" ]] || fail "the bundle has no $f"
 done
 (cd "$b" && awk 'NR > 2 && NF { print $1 "  " $3 }' MANIFEST | sha256sum -c --quiet -) ||
@@ -72,6 +73,7 @@ cd "$work"
 "$b/bin/alloclab" list --json >list.json
 "$b/bin/alloclab" run --backends glibc,jemalloc,mimalloc,tcmalloc,apr-real@tcmalloc \
   --workloads http1-static --requests 20 --threads 1 --reps 1 -q -o r.json
+"$b/bin/many-core.sh" --quick -o many-core 2>many-core.log
 EOF
 unshare --mount --propagation private sh "$tmp/inner.sh" "$b" "$build_dir/alloclab" "$tmp" "${hide[@]}" ||
   fail "the bundle did not run with the system libraries hidden (status $?)"
@@ -104,6 +106,14 @@ for e in errors:
     print("test-bundle:", e, file=sys.stderr)
 sys.exit(1 if errors else 0)
 EOF
+
+# The many-core script ran from the bundle: every file written, and the
+# summary reads them.
+for f in machine.txt scaling.json default.json; do
+  [[ -s "$tmp/many-core/$f" ]] || fail "bin/many-core.sh --quick wrote no $f"
+done
+"$root/scripts/bench-harness.sh" --summarize "$tmp/many-core" | grep -q "null's threads" ||
+  fail "scripts/bench-harness.sh --summarize did not read the many-core files"
 
 if "$python" -c 'import matplotlib' 2>/dev/null; then
   env -u ALLOCLAB_REPORT_DIR "$b/bin/alloclab" report "$tmp/r.json" -o "$tmp/report" >/dev/null ||
