@@ -14,7 +14,9 @@
 # what the timer's reads alone cost (replay.timer_reads x the calibrated
 # cost of a read).
 # and the weak-scaling figures of null over the thread counts this machine
-# has (efficiency and per-op cost against one thread): the harness's own
+# has, each thread pinned (--pin: unpinned, a replay of some milliseconds
+# measures how soon the scheduler spreads the threads), efficiency and
+# per-op cost against one thread: the harness's own
 # curve, under every allocator's; with how far its threads, which have the
 # same work, differ (slowest over fastest thread's ns per op): interference
 # between the threads. Null's per-op growth is its time inside the calls
@@ -59,7 +61,7 @@ run neither --touch none --sample 1048576
 cores=$(nproc)
 threads=1
 for t in 2 4 8 16 32; do ((t <= cores)) && threads+=",$t"; done
-"$bin" run --backends null --workloads http1-static,http-api --threads "$threads" --reps "$reps" -q --force \
+"$bin" run --backends null --workloads http1-static,http-api --threads "$threads" --pin --reps "$reps" -q --force \
   -o "$out/scaling.json"
 fi
 
