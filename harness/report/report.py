@@ -448,6 +448,16 @@ def scaling_lines(data, scaling):
         lines.append(f"Scaling figures (the scaling claims, the scaling chart and tables) come from "
                      f"{scaling.machine_words()}: {scaling.context.get('cores', '?')} usable cores, "
                      f"{' and '.join(kinds)} scaling, {len(scaling.cells)} cells.")
+    # Where the sweep's threads ran: unpinned, a replay of milliseconds
+    # measures how soon the scheduler spreads them as much as the allocator.
+    source = scaling if scaling is not None else data
+    if len(source.thread_counts) > 1:
+        if source.config.get("pin"):
+            lines.append("Thread sweeps ran pinned: each replay thread on a CPU of its own (`run --pin`).")
+        else:
+            lines.append("Thread sweeps ran unpinned: a replay lasts milliseconds, and unpinned threads start where "
+                         "the scheduler puts them, which lowers every backend's efficiency, null's included "
+                         "(README, thread sweeps); `run --pin` binds each to a CPU of its own.")
     return lines
 
 

@@ -1,6 +1,6 @@
 """The scaling claims read from a many-core machine's results (../shared/data/many-core beside the clone: gzip'd
 results files of version 1, README.md says how they were made), the figures checked against the ones its README
-quotes; a report with --scaling end to end; and the machines of a merged file kept apart.
+quotes; a report with --scaling end to end; the machines of a merged file kept apart; and the placement line.
 
 ManyCore and ReportWithScaling skip where the data is absent; ReportWithScaling needs ALLOCLAB_BIN (ctest sets it)."""
 
@@ -218,3 +218,36 @@ class ReportWithScaling(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Placement(unittest.TestCase):
+    """The report says whether a thread sweep's threads were pinned (config.pin), and says nothing of it without a
+    sweep."""
+
+    @staticmethod
+    def results(threads, pin):
+        cells = [{"id": f"null|http1-static|t{t}|r0", "backend": "null", "workload": "http1-static", "threads": t,
+                  "rep": 0, "status": "ok",
+                  "replay": {"ops": 1000 * t, "allocator_seconds": 1e-4, "busy_seconds": 1e-3, "mean_ns": {},
+                             "ops_by_class": {}, "memory": {}}} for t in threads]
+        return {"format": "alloclab-results", "version": 1, "context": {"cores": 2},
+                "config": {"backends": ["null"], "workloads": [{"name": "http1-static", "model": "http1-static",
+                                                                "requests": 10}],
+                           "threads": list(threads), "reps": 1, "pin": pin},
+                "summaries": [], "scaling": [], "cells": cells, "workloads": {}}
+
+    def placement(self, threads, pin):
+        return [line for line in report.scaling_lines(Data(self.results(threads, pin)), None)
+                if line.startswith("Thread sweeps ran")]
+
+    def test_a_pinned_sweep_says_so(self):
+        [line] = self.placement((1, 2), True)
+        self.assertIn("ran pinned", line)
+
+    def test_an_unpinned_sweep_says_what_it_measures_and_how_to_pin(self):
+        [line] = self.placement((1, 2), False)
+        self.assertIn("ran unpinned", line)
+        self.assertIn("--pin", line)
+
+    def test_no_sweep_no_line(self):
+        self.assertEqual(self.placement((1,), False), [])
