@@ -22,6 +22,14 @@ repetitions (Data.metric, so the ledger's resamples apply):
                how much dearer each of the allocator's own ops gets with T
                threads; 1 is no contention. Undefined where the net cost at
                1 thread is not above zero.
+  spread       the slowest thread's busy ns per op (its wall time less its
+               waits, over its ops) ÷ the fastest's, where the threads are
+               of one kind (the trace frees no block on another thread than
+               the one that allocated it; without trace figures, op counts
+               within 10%): 1 is none; above it, something slows some
+               threads and not others (placement, shared cache lines, a busy
+               core). None for threads of unlike kinds (proxy's producers
+               and consumers).
 The null backend's own efficiency and per-op growth (its cost at T ÷ at 1,
 not net) stand beside every figure: they are the harness's share."""
 
@@ -125,6 +133,31 @@ def contention(data, b, s, t):
     return at / one if one is not None and at is not None and one > 0 else None
 
 
+def _cell_spread(cell, same_ops):
+    pt = [p for p in ((cell.get("replay") or {}).get("per_thread") or []) if p.get("ops")]
+    if len(pt) < 2:
+        return None
+    ops = [p["ops"] for p in pt]
+    if same_ops and max(ops) > 1.1 * min(ops):
+        return None
+    ns = [(p.get("wall_seconds", 0) - p.get("wait_seconds", 0)) / p["ops"] for p in pt]
+    return max(ns) / min(ns) if min(ns) > 0 else None
+
+
+def spread(data, b, s, t):
+    """Slowest over fastest thread's busy ns per op at t threads, median over repetitions (module docstring)."""
+    if t not in s.workloads or t < 2:
+        return None
+    info = data.workload_info(s.workloads[t], t) or {}
+    if "cross_thread_frees" in info:
+        if info["cross_thread_frees"]:
+            return None  # threads of unlike kinds (producers and consumers)
+        same_ops = False
+    else:
+        same_ops = True  # no trace figures: alike only if their op counts are
+    return data.median_of_cells(b, s.workloads[t], t, lambda c: _cell_spread(c, same_ops))
+
+
 def top_threads(data, s):
     """The most threads of the series within the machine's cores (above 1), or None."""
     fit = [t for t in s.threads if t > 1 and (not data.cores or t <= data.cores)]
@@ -132,7 +165,7 @@ def top_threads(data, s):
 
 
 def figures(data, backends=None):
-    """[(Series, {backend: {threads: {throughput, efficiency, contention}}})] with null first where present:
+    """[(Series, {backend: {threads: {throughput, efficiency, contention, spread}}})] with null first where present:
     every figure the scaling chart and tables show."""
     order = [NULL] + [b for b in (backends or data.backends) if b != NULL]
     out = []
@@ -150,7 +183,8 @@ def figures(data, backends=None):
                     cf = contention(data, b, s, t)
                 except Missing:
                     cf = None
-                pts[t] = {"throughput": tp, "efficiency": efficiency(data, b, s, t), "contention": cf}
+                pts[t] = {"throughput": tp, "efficiency": efficiency(data, b, s, t), "contention": cf,
+                          "spread": spread(data, b, s, t)}
             if pts:
                 rows[b] = pts
         if rows:

@@ -151,13 +151,19 @@ def scaling_by_series(data):
                     text += "; efficiency " + _beside_null(p["efficiency"], n.get("efficiency"))
                     word = "per-op growth" if b == "null" else "contention"
                     text += f"; {word} " + _beside_null(p["contention"], n.get("contention"), "×")
+                    if p.get("spread") is not None:
+                        text += "; slowest thread " + _beside_null(p["spread"], n.get("spread"), "×")
                 row.append(text)
             body.append(row)
     return {"title": "Scaling per workload and thread count", "source": "the thread sweep the scaling claims read",
             "columns": ["Series", "Kind", "Backend"] + [f"{t} thread{'s' if t > 1 else ''}" for t in counts],
             "rows": body,
             "note": "Throughput in million ops per second (median over repetitions). The null backend's rows are "
-                    "the harness alone: its contention column is its own per-op growth. " + _scaling_note(data, figs)}
+                    "the harness alone: its contention column is its own per-op growth. Slowest thread: the slowest "
+                    "thread's busy ns per op (wall time less waits, over its ops) ÷ the fastest's, where the "
+                    "threads are of one kind (no block freed on another thread; absent otherwise, as for proxy's "
+                    "producers and consumers); 1 is none, and above it something slows some threads and not others (placement, "
+                    "shared cache lines, a busy core). " + _scaling_note(data, figs)}
 
 
 def _stars(value, best):

@@ -63,6 +63,15 @@ class ManyCore(unittest.TestCase):
         for name, quoted in (("trace:http1-static", 0.63), ("trace:http-api", 0.59), ("trace:proxy", 0.06)):
             self.assertAlmostEqual(sm.efficiency(self.weak, "null", self.series[name], 16), quoted, delta=0.006)
 
+    def test_null_threads_of_equal_work_spread_apart_as_the_cells_say(self):
+        # Weak http1-static at 16 threads, null: the slowest and fastest thread's ns per op in the three
+        # repetitions are 51.0/27.5, 52.4/28.8 and 50.1/36.0 (per_thread wall ÷ ops, no waits): median 1.82.
+        s = self.series["trace:http1-static"]
+        self.assertAlmostEqual(sm.spread(self.weak, "null", s, 16), 1.82, delta=0.01)
+        self.assertIsNone(sm.spread(self.weak, "null", s, 1))
+        # Proxy's producers and consumers are threads of unlike kinds.
+        self.assertIsNone(sm.spread(self.weak, "null", self.series["trace:proxy"], 16))
+
     def test_per_op_growth_on_weak_http1_static_is_the_readmes(self):
         # The README's growth is of alloc + free mean ns; ours is allocator_seconds ÷ ops over every op class
         # (scope opens and closes too), so it agrees within 3% rather than to the printed digits.
@@ -251,3 +260,40 @@ class Placement(unittest.TestCase):
 
     def test_no_sweep_no_line(self):
         self.assertEqual(self.placement((1,), False), [])
+
+
+class Spread(unittest.TestCase):
+    """The slowest thread's busy ns per op over the fastest's, on hand-built cells whose answer is known."""
+
+    @staticmethod
+    def data(per_thread_reps, cross_thread_frees=0, info=True):
+        cells = []
+        for t in (1, 2):
+            for i, pts in enumerate(per_thread_reps if t == 2 else [[(1000, 1e-5, 0)]] * len(per_thread_reps)):
+                per = [{"ops": o, "wall_seconds": w, "wait_seconds": wt} for o, w, wt in pts]
+                cells.append({"id": f"null|m|t{t}|r{i}", "backend": "null", "workload": "m", "threads": t, "rep": i,
+                              "status": "ok", "replay": {"ops": sum(p["ops"] for p in per), "allocator_seconds": 1e-5,
+                                                         "busy_seconds": 1e-3, "per_thread": per}})
+        workloads = {f"m/t{t}": {"requests": 10 * t, "cross_thread_frees": cross_thread_frees} for t in (1, 2)}
+        d = Data({"format": "alloclab-results", "version": 1, "context": {"cores": 2},
+                  "config": {"backends": ["null"], "workloads": [{"name": "m", "model": "m", "requests": 10}],
+                             "threads": [1, 2], "reps": len(per_thread_reps)},
+                  "summaries": [], "scaling": [], "cells": cells, "workloads": workloads if info else {}})
+        [s] = sm.series(d)
+        return d, s
+
+    def test_median_over_repetitions_of_slowest_over_fastest_busy_time_per_op(self):
+        # Busy ns per op: 10 and 20 (2.0); 10 and 15 (1.5), the second thread's 5 µs of waits left out; 10 and 30.
+        d, s = self.data([[(1000, 1e-5, 0), (1000, 2e-5, 0)], [(2000, 2e-5, 0), (1000, 2e-5, 5e-6)],
+                          [(1000, 1e-5, 0), (500, 1.5e-5, 0)]])
+        self.assertAlmostEqual(sm.spread(d, "null", s, 2), 2.0)
+
+    def test_threads_that_free_each_others_blocks_have_none(self):
+        d, s = self.data([[(1000, 1e-5, 0), (1000, 2e-5, 0)]], cross_thread_frees=5)
+        self.assertIsNone(sm.spread(d, "null", s, 2))
+
+    def test_without_trace_figures_only_equal_op_counts_count(self):
+        d, s = self.data([[(1000, 1e-5, 0), (1050, 2.1e-5, 0)]], info=False)
+        self.assertAlmostEqual(sm.spread(d, "null", s, 2), 2.0)
+        d, s = self.data([[(1000, 1e-5, 0), (2000, 2e-5, 0)]], info=False)
+        self.assertIsNone(sm.spread(d, "null", s, 2))
