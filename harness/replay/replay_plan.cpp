@@ -80,36 +80,50 @@ struct PlanObserver {
   void on_other(std::uint32_t th, const Op&) { step(th).cls = OpClass::none; }
 };
 
+// Calls on_slot(id) and on_scope(id) with a reference to each slot and
+// scope number the step holds (scope numbers 0-based, whether the step keeps
+// one as is or plus one), a block's or parent's scope before an opened one.
+template <class Slot, class Scope>
+void each_id(Step& s, Slot on_slot, Scope on_scope) {
+  auto plus_one = [&](std::uint32_t& field) {
+    if (!field) return;
+    std::uint32_t id = field - 1;
+    on_scope(id);
+    field = id + 1;
+  };
+  switch (s.kind) {
+    case OpKind::alloc:
+    case OpKind::free:
+    case OpKind::release:
+    case OpKind::realloc:
+      on_slot(s.a);
+      plus_one(s.scope);
+      break;
+    case OpKind::open:
+      plus_one(s.scope);
+      on_scope(s.a);
+      break;
+    case OpKind::close:
+      on_scope(s.a);
+      break;
+    default:
+      break;
+  }
+}
+
 // Renumbers slots and scopes thread by thread, in the order of first use,
 // and each thread's requests in the order it first charges them (Plan).
 void number_by_thread(Plan& plan) {
   constexpr std::uint32_t kNone = UINT32_MAX;
   std::vector<std::uint32_t> slot(plan.slot_count, kNone), scope(plan.scope_count, kNone);
   std::uint32_t slots = 0, scopes = 0;
-  auto number = [](std::vector<std::uint32_t>& to, std::uint32_t id, std::uint32_t& next) {
-    if (id < to.size() && to[id] == kNone) to[id] = next++;
+  auto number = [](std::vector<std::uint32_t>& to, std::uint32_t& next) {
+    return [&to, &next](std::uint32_t& id) {
+      if (id < to.size() && to[id] == kNone) to[id] = next++;
+    };
   };
-  for (const auto& steps : plan.threads)
-    for (const Step& s : steps) {
-      switch (s.kind) {
-        case OpKind::alloc:
-        case OpKind::free:
-        case OpKind::release:
-        case OpKind::realloc:
-          number(slot, s.a, slots);
-          if (s.scope) number(scope, s.scope - 1, scopes);
-          break;
-        case OpKind::open:
-          if (s.scope) number(scope, s.scope - 1, scopes);
-          number(scope, s.a, scopes);
-          break;
-        case OpKind::close:
-          number(scope, s.a, scopes);
-          break;
-        default:
-          break;
-      }
-    }
+  for (auto& steps : plan.threads)
+    for (Step& s : steps) each_id(s, number(slot, slots), number(scope, scopes));
   for (auto& n : slot)  // none unused in a checked trace; kept a permutation
     if (n == kNone) n = slots++;
   for (auto& n : scope)
@@ -122,24 +136,7 @@ void number_by_thread(Plan& plan) {
   for (std::size_t th = 0; th < plan.threads.size(); ++th) {
     auto& mine = plan.requests[th];
     for (Step& s : plan.threads[th]) {
-      switch (s.kind) {
-        case OpKind::alloc:
-        case OpKind::free:
-        case OpKind::release:
-        case OpKind::realloc:
-          s.a = slot[s.a];
-          if (s.scope) s.scope = scope[s.scope - 1] + 1;
-          break;
-        case OpKind::open:
-          if (s.scope) s.scope = scope[s.scope - 1] + 1;
-          s.a = scope[s.a];
-          break;
-        case OpKind::close:
-          s.a = scope[s.a];
-          break;
-        default:
-          break;
-      }
+      each_id(s, [&](std::uint32_t& id) { id = slot[id]; }, [&](std::uint32_t& id) { id = scope[id]; });
       if (s.request) {
         if (local[s.request] == 0) {
           mine.push_back(s.request);
