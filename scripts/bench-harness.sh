@@ -16,11 +16,11 @@
 # and the weak-scaling figures of null over the thread counts this machine
 # has, each thread pinned (--pin: unpinned, a replay of some milliseconds
 # measures how soon the scheduler spreads the threads), efficiency and
-# per-op cost against one thread: the harness's own
-# curve, under every allocator's; with how far its threads, which have the
-# same work, differ (slowest over fastest thread's ns per op): interference
-# between the threads. Null's per-op growth is its time inside the calls
-# per op at T over at 1 (the loop's own work between two timer reads).
+# per-op cost against one thread: the harness's own curve, under every
+# allocator's; with how far its threads differ (the report's slowest thread
+# over fastest, scaling_metrics.spread): interference between the threads.
+# Null's per-op growth is its time inside the calls per op at T over at 1
+# (the loop's own work between two timer reads).
 #   scripts/bench-harness.sh [REPS]       default 9; writes build/bench-harness/
 #   scripts/bench-harness.sh --summarize DIR
 #                                         runs nothing: the figures of the
@@ -120,28 +120,18 @@ for s in sorted(doc["scaling"], key=lambda s: (s["workload"], order.get(s["backe
                     + (" (oversubscribed)" if p["oversubscribed"] else "") for p in s["points"])
     print(f"  {s['workload']:14s} {s['backend']:9s} {pts}")
 
-# Interference between threads: the threads of a weak trace whose blocks
-# never cross threads are of one kind, so the slowest thread's busy ns per op
-# (its wall time less its waits, over its ops) over the fastest's would be 1
-# on a quiet machine (the report's "slowest thread", scaling_metrics.spread).
-# A workload whose threads free each other's blocks (proxy's producers and
-# consumers) is named so instead. Medians over the repetitions.
+# Interference between threads: null's slowest thread's busy ns per op over
+# its fastest's, as the report computes it (scaling_metrics.spread: threads
+# of one kind only, median over repetitions); 1 on a quiet machine.
+sys.path.insert(0, "harness/report")
+from data import Data  # noqa: E402
+import scaling_metrics as sm  # noqa: E402
+d = Data(doc)
 print("\nnull's threads (weak): slowest / fastest thread's busy ns per op")
-ok = [c for c in doc["cells"] if c["status"] == "ok" and c["backend"] == "null" and c["threads"] > 1]
-for wl in sorted({c["workload"] for c in ok}):
+for s in sm.series(d):
     parts = []
-    for t in sorted({c["threads"] for c in ok if c["workload"] == wl}):
-        info = doc.get("workloads", {}).get(f"{wl}/t{t}", {})
-        if info.get("cross_thread_frees"):
-            parts.append(f"T={t}: threads of unlike kinds")
-            continue
-        spread = []
-        for c in ok:
-            if c["workload"] != wl or c["threads"] != t:
-                continue
-            ns = [(p["wall_seconds"] - p.get("wait_seconds", 0)) / p["ops"] for p in c["replay"]["per_thread"]
-                  if p["ops"]]
-            spread.append(max(ns) / min(ns))
-        parts.append(f"T={t}: {statistics.median(spread):.2f}x")
-    print(f"  {wl:14s} " + ", ".join(parts))
+    for t in s.threads[1:]:
+        v = sm.spread(d, "null", s, t)
+        parts.append(f"T={t}: " + (f"{v:.2f}x" if v is not None else "none (threads of unlike kinds, or one at work)"))
+    print(f"  {s.name:14s} " + ", ".join(parts))
 EOF
