@@ -55,6 +55,13 @@
 // byte (cache effects of filling buffers included); `first` writes the first
 // 64 bytes only (large buffers then stay partly unmapped); `none` nothing.
 //
+// Untimed. run<false>() is run() with no timer read inside the replay: the
+// same chains, ops, fill and read before free and progress counters; only
+// each thread's wall time, from its first step to its last, and its ops by
+// class. Its busy time is the floor under any per-op timing of the trace:
+// what replaying it costs before anything is measured (alloclab-worker
+// --count wall; scripts/bench-harness.sh).
+//
 // Counting. count() is the replay without a clock, for counting
 // instructions under Callgrind (alloclab run --count instructions): the
 // same steps, batched by class and request as in run() (sampled steps not
@@ -323,6 +330,9 @@ class Replayer {
     check_stride_ = std::max<std::uint64_t>(1, sample_every_ / (4 * std::max<std::size_t>(1, plan.threads.size())));
   }
 
+  // kTimed false: the same replay with no timer read inside it (see
+  // "Untimed" above); only each thread's wall time and its op counts.
+  template <bool kTimed = true>
   ReplayResult run() {
     ReplayResult r;
     r.threads.resize(plan_.threads.size());
@@ -333,7 +343,7 @@ class Replayer {
         if (!opt_.pin_cpus.empty()) r.threads[th].pinned = pin_to(opt_.pin_cpus[th % opt_.pin_cpus.size()]);
         while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
         r.threads[th].cpu_first = ::sched_getcpu();
-        run_thread(th, r.threads[th]);
+        run_thread<kTimed>(th, r.threads[th]);
         r.threads[th].cpu_last = ::sched_getcpu();
       });
     sample(0);  // the timeline's first point: nothing replayed yet
@@ -501,6 +511,7 @@ class Replayer {
     }
   }
 
+  template <bool kTimed>
   void run_thread(std::uint32_t th, ThreadResult& out) {
     const std::vector<Step>& steps = plan_.threads[th];
     const std::vector<Chain>& chains = plan_.chains[th];
@@ -557,31 +568,43 @@ class Replayer {
       // class and request; the chain's access (its frees read before, its
       // new blocks filled after) is outside every interval.
       std::size_t j = ch.begin;
-      int k = 0;
       std::uint64_t failed = 0;
-      // Whether this chain's access is timed: a draw of xorshift64.
-      access_rng ^= access_rng << 13, access_rng ^= access_rng >> 7, access_rng ^= access_rng << 17;
-      const bool time_access = access_rng % kAccessTimedOneIn == 0;
-      stamp[0] = touching && ch.frees ? read_before_free(reads, ch, out, overhead, time_access) : ticks();
-      do {
+      if constexpr (!kTimed) {
+        if (touching && ch.frees) read_before_free<false>(reads, ch, out, overhead, false);
+        do {
+          const Step& h = steps[j];
+          const std::size_t end = j + h.batch;
+          for (; j < end; ++j) failed += !exec(b, steps[j], th);
+          out.ops[static_cast<int>(h.cls)] += h.batch;
+        } while (j < ch.end);
+        if (touching && ch.allocs) fill<false>(fills, ch, 0, out, overhead, false);
+        out.failed += failed;
+      } else {
+        int k = 0;
+        // Whether this chain's access is timed: a draw of xorshift64.
+        access_rng ^= access_rng << 13, access_rng ^= access_rng >> 7, access_rng ^= access_rng << 17;
+        const bool time_access = access_rng % kAccessTimedOneIn == 0;
+        stamp[0] = touching && ch.frees ? read_before_free(reads, ch, out, overhead, time_access) : ticks();
+        do {
+          first[k] = j;
+          const std::size_t end = j + steps[j].batch;
+          for (; j < end; ++j) failed += !exec(b, steps[j], th);
+          stamp[++k] = ticks();
+        } while (j < ch.end);
         first[k] = j;
-        const std::size_t end = j + steps[j].batch;
-        for (; j < end; ++j) failed += !exec(b, steps[j], th);
-        stamp[++k] = ticks();
-      } while (j < ch.end);
-      first[k] = j;
-      out.timer_reads += 1 + static_cast<std::uint64_t>(k);
-      if (touching && ch.allocs) fill(fills, ch, stamp[k], out, overhead, time_access);
-      out.failed += failed;
-      for (int m = 0; m < k; ++m) {
-        const Step& h = steps[first[m]];
-        std::uint64_t d = stamp[m + 1] - stamp[m];
-        if (h.sampled) {
-          std::uint64_t net = d > overhead ? d - overhead : 0;
-          out.latency[static_cast<int>(h.cls)].record(
-              static_cast<std::uint64_t>(static_cast<double>(net) * clock_.ns_per_tick));
+        out.timer_reads += 1 + static_cast<std::uint64_t>(k);
+        if (touching && ch.allocs) fill(fills, ch, stamp[k], out, overhead, time_access);
+        out.failed += failed;
+        for (int m = 0; m < k; ++m) {
+          const Step& h = steps[first[m]];
+          std::uint64_t d = stamp[m + 1] - stamp[m];
+          if (h.sampled) {
+            std::uint64_t net = d > overhead ? d - overhead : 0;
+            out.latency[static_cast<int>(h.cls)].record(
+                static_cast<std::uint64_t>(static_cast<double>(net) * clock_.ns_per_tick));
+          }
+          charge(out, requests, h, d, overhead, first[m + 1] - first[m]);
         }
-        charge(out, requests, h, d, overhead, first[m + 1] - first[m]);
       }
       live += ch.live_delta;
       done += ch.end - ch.begin;
@@ -609,6 +632,7 @@ class Replayer {
   // The access read before chain `ch`: every block it will free, still live,
   // read (headers, then bodies) and timed if `timed`. Returns the last timer
   // read, which starts the chain.
+  template <bool kClock = true>
   std::uint64_t read_before_free(const std::uint32_t* reads, const Chain& ch, ThreadResult& out,
                                  std::uint64_t overhead, bool timed) noexcept {
     std::size_t blocks = 0;
@@ -628,6 +652,7 @@ class Replayer {
       for (const std::uint32_t* q = begin; q < end; ++q)
         if (const detail::Slot& s = slots_[*q]; s.p) acc += detail::read_body(s.p, s.size, opt_.touch);
     out.read_sink += acc;
+    if constexpr (!kClock) return 0;
     std::uint64_t r1 = ticks();
     if (blocks == 0 || !timed) return r1;
     ++out.timer_reads;  // r0 (r1 starts the chain, counted there)
@@ -639,6 +664,7 @@ class Replayer {
   // The fill after chain `ch`, whose last timer read was `t0`: the blocks it
   // allocated written as --touch says, headers first, then bodies; timed if
   // `timed` and there was any.
+  template <bool kClock = true>
   void fill(const std::uint32_t* fills, const Chain& ch, std::uint64_t t0, ThreadResult& out,
             std::uint64_t overhead, bool timed) noexcept {
     std::size_t blocks = 0;
@@ -656,7 +682,7 @@ class Replayer {
     if (bodies && opt_.touch != Touch::first)
       for (const std::uint32_t* q = begin; q < end; ++q) detail::write_body(slots_[*q].p, slots_[*q].size, opt_.touch);
     out.fill_blocks += blocks;
-    if (!timed) return;
+    if (!kClock || !timed) return;
     ++out.timer_reads;
     out.fill_ticks += static_cast<std::int64_t>(ticks() - t0) - static_cast<std::int64_t>(overhead);
     out.fill_timed_blocks += blocks;

@@ -1,6 +1,7 @@
 // One replay of a planned trace against one backend type, with the memory
 // figures around it: what a worker process measures for one cell. Or, for
-// `--count instructions`, one untimed replay under Callgrind (count_cell).
+// `--count instructions`, one untimed replay under Callgrind (count_cell);
+// for `--count wall`, one with no timer read inside it (wall_cell).
 #pragma once
 
 #include <memory>
@@ -239,6 +240,36 @@ nlohmann::json count_cell(Make make, const Plan& plan, const CellOptions& o) {
   out["allocator"] = {{"after_replay", counters_json(after_replay)},
                       {"after_release", counters_json(after_release)}};
   if constexpr (HasStats<B>) out["backend_stats"] = stats_json(stats);
+  return out;
+}
+
+// The untimed variant of replay_cell() (replay.hpp, "Untimed"): the same
+// replay with no timer read inside it, after the same preparation, timed
+// only as each thread's wall time. Its busy time is what replaying the trace
+// costs before anything is measured: against replay_cell()'s busy time on
+// the same backend, what the timing adds; null's against an allocator's,
+// the lowest harness ratio any per-op timing of the trace could reach.
+template <Backend B, class Make>
+nlohmann::json wall_cell(Make make, const Plan& plan, const CellOptions& o, const ClockCalibration& clock) {
+  if (auto why = unsupported_reason<B>(plan); !why.empty()) return detail::unsupported_json(why);
+  std::vector<std::unique_ptr<B>> owned = detail::make_instances<B>(make, plan);
+  std::vector<B*> backends = detail::pointers(owned);
+  ReplayResult r;
+  {
+    Replayer<B> replayer(plan, backends, clock, {o.touch, 0, nullptr, nullptr, o.pin_cpus});
+    release_free_memory();
+    r = replayer.template run<false>();
+    replayer.drain();
+  }
+  detail::release_all(backends);
+  owned.clear();
+  nlohmann::json out = counted_json(plan, r);
+  out["count"] = "wall";
+  out["busy_seconds"] = r.busy_seconds;
+  out["wall_seconds"] = r.wall_seconds;
+  for (std::size_t th = 0; th < r.threads.size(); ++th)
+    out["per_thread"][th]["busy_seconds"] = static_cast<double>(r.threads[th].wall_ticks) * clock.ns_per_tick / 1e9;
+  out["status"] = "ok";
   return out;
 }
 

@@ -188,6 +188,43 @@ TEST(Instructions, TheUntimedReplayRunsEveryOpNatively) {
   EXPECT_EQ(refused.exit_code, 2) << refused.err;
 }
 
+// --count wall: the replay with no timer read inside it, on any number of
+// threads; its only times are the threads' wall time.
+TEST(Instructions, TheWallCountReplaysEveryOpAndReportsOnlyWallTime) {
+  ScratchDir dir;
+  std::string trace = dir / "p.trace";
+  ASSERT_TRUE(test::alloclab({"trace", "gen", "proxy", "--requests", "40", "--threads", "2", "-o", trace}).ok());
+  for (const char* spec : {"null", "glibc"}) {
+    auto timed = test::worker({"--spec", spec, "--task", "replay", "--trace", trace}, "");
+    ASSERT_TRUE(timed.ok()) << spec << ": " << timed.describe() << timed.err;
+    auto o = test::worker({"--spec", spec, "--task", "replay", "--trace", trace, "--count", "wall"}, "");
+    ASSERT_TRUE(o.ok()) << spec << ": " << o.describe() << o.err;
+    json r = json::parse(o.out)["replay"];
+    EXPECT_EQ(r["status"], "ok") << spec;
+    EXPECT_EQ(r["count"], "wall");
+    EXPECT_GT(r["ops"].get<std::uint64_t>(), 0u);
+    EXPECT_EQ(r["ops"], json::parse(timed.out)["replay"]["ops"]) << spec << ": the timed replay's ops";
+    EXPECT_EQ(r["failed_allocations"], 0);
+    ASSERT_EQ(r["per_thread"].size(), 2u);
+    double longest = 0;
+    for (const json& th : r["per_thread"]) longest = std::max(longest, th["busy_seconds"].get<double>());
+    EXPECT_GT(longest, 0.0);
+    EXPECT_DOUBLE_EQ(r["busy_seconds"].get<double>(), longest) << "the longest thread's";
+    EXPECT_FALSE(r.contains("latency_ns")) << "nothing per op is timed";
+    EXPECT_FALSE(r.contains("allocator_seconds"));
+  }
+  auto bad = test::worker({"--spec", "null", "--task", "replay", "--trace", trace, "--count", "cycles"}, "");
+  EXPECT_EQ(bad.status, WorkerOutcome::Status::exited);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--count must be time, instructions or wall"), std::string::npos) << bad.err;
+  // A strategy is refused (worker_main.cpp: its loops stay as they were).
+  auto strategy = test::worker({"--spec", "nginx", "--task", "replay", "--trace", trace, "--count", "wall"}, "");
+  EXPECT_EQ(strategy.status, WorkerOutcome::Status::exited);
+  EXPECT_EQ(strategy.exit_code, 2);
+  EXPECT_NE(strategy.err.find("--count wall replays null and the general allocators"), std::string::npos)
+      << strategy.err;
+}
+
 TEST(Instructions, CountingDefaultsToOneThreadOneRepetition) {
   auto counted = test::alloclab({"run", "--dry-run", "--count", "instructions", "--backends", "null"});
   ASSERT_TRUE(counted.ok()) << counted.err;

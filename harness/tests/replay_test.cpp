@@ -293,6 +293,43 @@ TEST(Replay, TimerReadsAreOneAChainAndOneAnIntervalPlusTheTimedAccess) {
   EXPECT_LE(with_access, chains + intervals + 2 * (chains / 4));
 }
 
+// The untimed replay (replay.hpp, "Untimed") is the floor under the timed
+// one only if it does the same work: the same calls, the same blocks filled
+// and read; and it measures nothing but the threads' wall time.
+TEST(Replay, UntimedReplayMakesTheSameCallsAndAccessWithNoTimerRead) {
+  auto t = model("http-api", 2);
+  auto info = trace::analyze(t);
+  Plan plan = make_plan(t, 16, 1);
+  auto replay = [&](auto timed) {
+    Counting backend;
+    Replayer<Counting> r(plan, {&backend}, calibration(), {});
+    ReplayResult res = r.template run<decltype(timed)::value>();
+    r.drain();
+    EXPECT_EQ(backend.allocs.load(), info.count(trace::OpKind::alloc) + info.count(trace::OpKind::realloc));
+    EXPECT_EQ(backend.frees.load(), backend.allocs.load());
+    EXPECT_EQ(backend.live_bytes.load(), 0u);
+    return res;
+  };
+  ReplayResult timed = replay(std::true_type{}), untimed = replay(std::false_type{});
+  ASSERT_EQ(untimed.threads.size(), 2u);
+  for (std::size_t th = 0; th < 2; ++th) {
+    const ThreadResult &a = timed.threads[th], &u = untimed.threads[th];
+    for (int c = 0; c < kTimedClasses; ++c) {
+      EXPECT_EQ(u.ops[c], a.ops[c]) << "thread " << th << " class " << c;
+      EXPECT_EQ(u.signed_ticks[c], 0) << "nothing timed";
+      EXPECT_EQ(u.latency[c].count(), 0u) << "no sample";
+    }
+    EXPECT_GT(u.fill_blocks, 0u);
+    EXPECT_EQ(u.fill_blocks, a.fill_blocks);
+    EXPECT_EQ(u.read_blocks, a.read_blocks);
+    EXPECT_EQ(u.timer_reads, 0u);
+    EXPECT_EQ(u.fill_timed_blocks + u.read_timed_blocks, 0u);
+    EXPECT_EQ(u.failed, 0u);
+    EXPECT_GT(u.wall_ticks, 0u);
+  }
+  EXPECT_GT(untimed.busy_seconds, 0.0);
+}
+
 // A backend's limit that refuses a scope (every region busy) turns the
 // request away: its allocations are counted as refused and never reach the
 // backend, its children are refused with it, and the replay goes on.

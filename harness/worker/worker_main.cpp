@@ -4,13 +4,17 @@
 //   alloclab-worker --spec CANONICAL_SPEC --task probe|smoke [--rounds N]
 //   alloclab-worker --spec CANONICAL_SPEC --task replay --trace FILE
 //                   [--touch pages|all|first|none] [--sample N] [--seed N]
-//                   [--count time|instructions] [--pin]
+//                   [--count time|instructions|wall] [--pin]
 //                   [--age-bytes N] [--idle SECONDS]
 // (--spec null replays against the null backend: the harness's own cost.)
 // --count instructions replays untimed, for Callgrind to count (the runner
 // starts the worker under it): a one-thread trace only, no clock calibrated,
 // no timeline, collection switched on around the replay's ops only
 // (harness/replay/replay.hpp, "Counting").
+// --count wall replays with no timer read inside the replay and reports the
+// threads' wall time only (replay.hpp, "Untimed"): the floor under the timed
+// replay's busy time. Not a cell of a results file: scripts/bench-harness.sh
+// reads it. Null and the general allocators only.
 // It first checks that the allocator answering malloc is the one the spec
 // names, and that the spec's settings (jemalloc[thp=always]) took effect
 // where the library reports them, and refuses (exit 4) otherwise; then it
@@ -33,6 +37,7 @@
 #include "harness/smoke.hpp"
 #include "workloads/trace_file.hpp"
 #include "harness/worker_protocol.hpp"
+#include "harness/worker/wall_replay.hpp"
 
 namespace {
 
@@ -105,6 +110,7 @@ struct ReplayArgs {
   std::uint32_t sample = 16;
   std::uint64_t seed = 1;
   bool count_instructions = false;
+  bool count_wall = false;  // --count wall
   bool pin = false;  // each replay thread on a CPU of its own (the usable ones, in order)
   std::uint64_t age_bytes = 0;  // an aged heap first (harness/replay/age.hpp)
   double idle_seconds = 0;      // RSS sampled while idle after the replay
@@ -162,11 +168,18 @@ void run_replay(const BackendSpec* spec, const ReplayArgs& a, json& doc) {
   replay::ClockCalibration clock = replay::calibrate();
   replay::CellOptions o;
   o.touch = a.touch;
+  if (a.pin) o.pin_cpus = run::usable_cpu_list();
+  if (a.count_wall) {
+    if (spec && !spec->is_general())
+      fail(worker_exit::kBadInput, "--count wall replays null and the general allocators, not " + spec->display(), doc);
+    doc["replay"] = wall_replay(spec != nullptr, plan, o, clock);
+    doc["replay"]["clock"] = clock_json(clock);
+    return;
+  }
   o.heap_probe = heap_bytes_now;
   o.age_bytes = a.age_bytes;
   o.age_seed = a.seed;
   o.idle_seconds = a.idle_seconds;
-  if (a.pin) o.pin_cpus = run::usable_cpu_list();
   if (read_allocator_counters().thread_cache_bytes != AllocatorCounters::kNotReported)
     o.thread_cache_probe = thread_cache_bytes_now;
   json r;
@@ -227,8 +240,10 @@ int main(int argc, char** argv) {
     }
     else if (a == "--count") {
       std::string v = value();
-      if (v != "time" && v != "instructions") fail(worker_exit::kBadInput, "--count must be time or instructions");
+      if (v != "time" && v != "instructions" && v != "wall")
+        fail(worker_exit::kBadInput, "--count must be time, instructions or wall");
       replay_args.count_instructions = v == "instructions";
+      replay_args.count_wall = v == "wall";
     }
     else fail(worker_exit::kBadInput, "unknown argument '" + std::string(a) + "'");
   }
