@@ -12,7 +12,11 @@
 # frees, the server's own work, which every backend pays; an estimate from
 # the 1 chain in 8 timed): what the harness and the allocator take; then
 # what the timer's reads alone cost (replay.timer_reads x the calibrated
-# cost of a read).
+# cost of a read); then the untimed floor: the same replay with no timer
+# read inside it (scripts/untimed-floor.sh), default and touch none,
+# null and glibc alternating in fresh workers: null / glibc there is the
+# lowest ratio any per-op timing of the trace could reach, and the timed
+# busy time less it is what the timing adds;
 # and the weak-scaling figures of null over the thread counts this machine
 # has, each thread pinned (--pin: unpinned, a replay of some milliseconds
 # measures how soon the scheduler spreads the threads), efficiency and
@@ -28,7 +32,9 @@
 #                                         from another machine, or an earlier
 #                                         run's); a configuration without its
 #                                         file is left out
-# ALLOCLAB_BIN names another alloclab (an older build, to compare), and
+# ALLOCLAB_BIN names another alloclab (an older build, to compare; its
+# alloclab-worker beside it runs the untimed floor, scripts/untimed-floor.sh,
+# or ALLOCLAB_WORKER), and
 # ALLOCLAB_BENCH_DIR another output folder.
 # Needs a Release build in build/ (scripts/build.sh).
 set -euo pipefail
@@ -58,6 +64,7 @@ run default
 run touch-none --touch none
 run no-samples --sample 1048576
 run neither --touch none --sample 1048576
+ALLOCLAB_BIN=$bin scripts/untimed-floor.sh "$out" "$reps"
 cores=$(nproc)
 threads=1
 for t in 2 4 8 16 32; do ((t <= cores)) && threads+=",$t"; done
@@ -108,6 +115,30 @@ if have("default"):
         ns = statistics.median(c["replay"]["clock"]["overhead_ns"] for c in cs if c["backend"] == b)
         print(f"timer, default, {b}: {reads:,.0f} reads x {ns:.1f} ns = {reads * ns / 1e6:.2f} ms "
               f"({reads * ns / 1e9 / busy(cs, 'glibc'):.3f} of glibc's busy time)")
+
+if os.path.exists(f"{out}/untimed.jsonl"):
+    # The same replay with no timer read inside it: what replaying the trace
+    # costs before anything is measured. Null's over glibc's is the lowest
+    # ratio any per-op timing of this trace could give; the timed busy time
+    # less this is what the timing adds.
+    rows = [json.loads(line) for line in open(f"{out}/untimed.jsonl")]
+    def same_trace(name):  # what the timing adds needs the timed replay's trace
+        return {r["worker"]["replay"]["ops"] for r in rows} == {c["replay"]["ops"] for c in cells(name)}
+    def wall(touch, backend):
+        v = [r["worker"]["replay"]["busy_seconds"] for r in rows if r["touch"] == touch and r["backend"] == backend]
+        return statistics.median(v) if v else None
+    print("\nuntimed (alloclab-worker --count wall: no timer read inside the replay; the same steps, fill and read),"
+          f" median of {len(rows) // 4}")
+    print(f"{'configuration':14s} {'null ms':>8s} {'glibc ms':>9s} {'ratio':>6s} {'timing adds, null / glibc ms':>30s}")
+    for touch, timed_name in (("pages", "default"), ("none", "touch-none")):
+        n, g = wall(touch, "null"), wall(touch, "glibc")
+        if n is None or g is None:
+            continue
+        adds = ""
+        if have(timed_name) and same_trace(timed_name):
+            cs = cells(timed_name)
+            adds = f"{(busy(cs, 'null') - n) * 1e3:.2f} / {(busy(cs, 'glibc') - g) * 1e3:.2f}"
+        print(f"{timed_name:14s} {n*1e3:8.2f} {g*1e3:9.2f} {n/g:6.3f} {adds:>30s}")
 
 if not have("scaling"):
     sys.exit(0)

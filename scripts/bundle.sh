@@ -9,7 +9,7 @@
 # Layout (the folder is named after the archive):
 #   bin/alloclab, bin/alloclab-worker, bin/liballoclab_capture.so,
 #             bin/liballoclab_whoami.so (serve; the servers themselves are not bundled),
-#             bin/many-core.sh (scripts/many-core.sh)
+#             bin/many-core.sh, bin/untimed-floor.sh (from scripts/)
 #   lib/      the preloaded allocators (Debian's files, their own names) and
 #             every shared object they and bin/ need beyond glibc
 #   report/   the report scripts (ALLOCLAB_REPORT_DIR), for `alloclab report`
@@ -131,7 +131,7 @@ glibc_needed=$(objdump -T "$stage"/bin/* "$stage"/lib/* 2>/dev/null |
   grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -1)
 
 # Scripts after the ELF steps above, which read every file in bin/.
-cp "$root/scripts/many-core.sh" "$stage/bin/"
+cp "$root/scripts/many-core.sh" "$root/scripts/untimed-floor.sh" "$stage/bin/"
 for f in "$root"/harness/report/*.py "$root/harness/report/claims.json"; do
   cp "$f" "$stage/report/"
 done

@@ -12,6 +12,8 @@
 #                  CPUs (and that count), N repetitions (default 3)
 #   default.json   null and glibc on http1-static at one thread, 9 repetitions
 #                  (--quick: 3): the harness's own cost on that machine
+#   untimed.jsonl  the same without a timer read inside the replay, as many
+#                  repetitions (untimed-floor.sh): the floor under that cost
 # Then, wherever python3 is (this machine or the one DIR is copied to):
 #   scripts/bench-harness.sh --summarize DIR     the harness ratio, null's
 #                                                weak scaling and interference
@@ -23,7 +25,8 @@
 # for minutes) keeps every cell it finished, and --resume runs only the
 # cells DIR's files lack. On the 2-core VM the whole of it takes 28 s.
 # Exit status: the first failed run's (alloclab run: 2 bad input, 3 some
-# cells failed, 130 interrupted), 0 when all are ok.
+# cells failed, 130 interrupted; untimed-floor.sh: 1 a replay failed), 0
+# when all are ok.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 if [[ -x "$here/alloclab" ]]; then
@@ -46,7 +49,7 @@ while [[ $# -gt 0 ]]; do
       shift 2 ;;
     --quick) quick=1; shift ;;
     --resume) keep=--resume; shift ;;
-    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "many-core.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -87,7 +90,11 @@ run() {  # FILE ARGS...
   "$bin" run "${suite[@]}" "$how" -o "$out/$file" "$@" || { local rc=$?; ((status == 0)) && status=$rc; }
 }
 run default.json --backends null,glibc --workloads http1-static --threads 1 --reps "$bench_reps"
+if [[ $keep != --resume || ! -f "$out/untimed.jsonl" ]]; then
+  echo "many-core.sh: untimed.jsonl" >&2
+  ALLOCLAB_BIN=$bin "$here/untimed-floor.sh" "$out" "$bench_reps" || { rc=$?; ((status == 0)) && status=$rc; }
+fi
 run scaling.json --backends null,glibc,jemalloc,mimalloc,tcmalloc --workloads http1-static,http-api,proxy \
   --threads "$threads" --scaling weak --pin --reps "$reps"
-echo "many-core.sh: wrote $out/ (machine.txt, scaling.json, default.json)" >&2
+echo "many-core.sh: wrote $out/ (machine.txt, scaling.json, default.json, untimed.jsonl)" >&2
 exit $status

@@ -109,14 +109,14 @@ EOF
 
 # The many-core script ran from the bundle: every file written, and the
 # summary reads them.
-for f in machine.txt scaling.json default.json; do
+for f in machine.txt scaling.json default.json untimed.jsonl; do
   [[ -s "$tmp/many-core/$f" ]] || fail "bin/many-core.sh --quick wrote no $f"
 done
 # The whole summary first, then the search: grep -q would stop reading at
 # the match, and the summary's next write would fail on the closed pipe.
 summary=$("$root/scripts/bench-harness.sh" --summarize "$tmp/many-core") ||
   fail "scripts/bench-harness.sh --summarize failed on the many-core files"
-[[ "$summary" == *"null's threads"* && "$summary" == *"weak scaling on"* ]] ||
+[[ "$summary" == *"null's threads"* && "$summary" == *"weak scaling on"* && "$summary" == *"untimed"* ]] ||
   fail "scripts/bench-harness.sh --summarize did not read the many-core files"
 
 if "$python" -c 'import matplotlib' 2>/dev/null; then
