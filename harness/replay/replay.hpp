@@ -577,7 +577,7 @@ class Replayer {
           for (; j < end; ++j) failed += !exec(b, steps[j], th);
           out.ops[static_cast<int>(h.cls)] += h.batch;
         } while (j < ch.end);
-        if (touching && ch.allocs) fill<false>(fills, ch, 0, out, overhead, false);
+        if (touching && ch.allocs) fill(fills, ch, 0, out, overhead, false);
         out.failed += failed;
       } else {
         int k = 0;
@@ -664,7 +664,6 @@ class Replayer {
   // The fill after chain `ch`, whose last timer read was `t0`: the blocks it
   // allocated written as --touch says, headers first, then bodies; timed if
   // `timed` and there was any.
-  template <bool kClock = true>
   void fill(const std::uint32_t* fills, const Chain& ch, std::uint64_t t0, ThreadResult& out,
             std::uint64_t overhead, bool timed) noexcept {
     std::size_t blocks = 0;
@@ -682,7 +681,7 @@ class Replayer {
     if (bodies && opt_.touch != Touch::first)
       for (const std::uint32_t* q = begin; q < end; ++q) detail::write_body(slots_[*q].p, slots_[*q].size, opt_.touch);
     out.fill_blocks += blocks;
-    if (!kClock || !timed) return;
+    if (!timed) return;
     ++out.timer_reads;
     out.fill_ticks += static_cast<std::int64_t>(ticks() - t0) - static_cast<std::int64_t>(overhead);
     out.fill_timed_blocks += blocks;
